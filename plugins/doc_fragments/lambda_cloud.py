@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Connection and authentication options shared by every Lambda Cloud module.
+    DOCUMENTATION = r"""
+options:
+  api_key:
+    description:
+      - Lambda Cloud API key, sent as a Bearer token.
+      - If not set, the value of the E(LAMBDA_API_KEY) environment variable is used.
+      - The key is never logged or returned.
+    type: str
+  api_url:
+    description:
+      - Base URL of the Lambda Cloud API.
+      - If not set, the value of the E(LAMBDA_API_URL) environment variable is used, then the default.
+    type: str
+    default: https://cloud.lambda.ai/api/v1
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response.
+    type: float
+    default: 30
+  validate_certs:
+    description:
+      - Verify the API's TLS certificate. Only disable it for a test endpoint you control.
+    type: bool
+    default: true
+  max_retries:
+    description:
+      - How many times a request is retried after HTTP 429, a 5xx answer, a C(provider/*) error or a network failure.
+      - Waits grow exponentially with jitter and honour C(Retry-After).
+      - Requests that create something are retried only when the API certainly did not act on them.
+    type: int
+    default: 5
+  retry_max_delay:
+    description:
+      - Longest wait in seconds between two retries.
+    type: float
+    default: 30
+notes:
+  - These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)
+    (or with C(delegate_to: localhost)) so the API key stays on the controller.
+"""

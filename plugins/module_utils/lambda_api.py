@@ -1,0 +1,472 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lambda Cloud API client shared by the inventory plugin, inventories/lambda.py and the modules.
+
+One client, one place for the rules the API imposes: Bearer auth, the ``{"data": ...}`` and
+``{"error": {...}}`` envelopes, retries on rate limits and transient faults, the launch rate limit
+and one readable sentence per error code. The API key never leaves the Authorization header:
+it is not logged, not put in exception text and not written to disk.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import random
+import socket
+import ssl
+import time
+from email.utils import parsedate_to_datetime
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlencode
+
+from ansible.module_utils.urls import open_url
+
+DEFAULT_API_URL = "https://cloud.lambda.ai/api/v1"
+API_KEY_ENV = "LAMBDA_API_KEY"
+API_URL_ENV = "LAMBDA_API_URL"
+COLLECTION_VERSION = "1.0.0"
+USER_AGENT = "sophia.lambda_k3s/" + COLLECTION_VERSION
+
+# Lambda documents one launch request per 12 seconds (five per minute).
+DEFAULT_LAUNCH_INTERVAL = 12.0
+
+# Clear sentences for the error codes the spec documents. The API's own message and
+# suggestion are appended because they carry the specifics (which key, which region).
+_CODE_EXPLANATIONS = {
+    "global/account-inactive": "The Lambda Cloud account is inactive, so the API refuses every request",
+    "global/invalid-address": "Lambda Cloud refused the request because the account's billing address is invalid",
+    "global/invalid-parameters": "Lambda Cloud rejected the request parameters",
+    "global/object-does-not-exist": "Lambda Cloud could not find the requested object",
+    "global/quota-exceeded": "The Lambda Cloud account quota is exhausted; ask Lambda support to raise it",
+    "global/duplicate": "An object with that name already exists in Lambda Cloud",
+    "global/internal-error": "Lambda Cloud reported an internal error",
+    "instance-operations/launch/insufficient-capacity": "Lambda Cloud has no capacity for that instance type in that region right now",
+    "instance-operations/launch/file-system-in-wrong-region": "The file system is in a different region from the instance",
+    "filesystems/filesystem-in-use": "The file system is still mounted by an instance",
+    "firewall-rulesets/firewall-ruleset-in-use": "The firewall ruleset is still attached to an instance",
+}
+
+_RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
+
+
+class LambdaAPIError(Exception):
+    """A failure talking to the Lambda Cloud API, with a message fit to show a user.
+
+    ``code`` is the API's error code (``global/invalid-api-key``...) or None for transport
+    failures; ``status`` is the HTTP status or None when no response arrived.
+    """
+
+    def __init__(self, message: str, code: str | None = None, status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None, not_sent: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        # Seconds the server asked us to wait (Retry-After), if it said.
+        self.retry_after = retry_after
+        # True when the request certainly never reached the server (connection refused...).
+        self.not_sent = not_sent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AmbiguousRequestError(LambdaAPIError):
+    """A request that changes state may or may not have been carried out (the answer was lost).
+
+    Raised instead of retrying blindly: retrying a launch whose answer was lost would start a
+    second instance. Callers reconcile by reading the state back (list the instances by name).
+    """
+
+
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in attempts and in total time."""
+
+    def __init__(self, max_retries: int = 5, base_delay: float = 1.0, max_delay: float = 30.0, max_total: float = 120.0):
+        if max_retries < 0:
+            raise ValueError("max_retries must be zero or more")
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_total = max_total
+
+    def delay(self, retry_number: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based)."""
+        if retry_after is not None:
+            # The server said how long; honour it, but never wait longer than we are allowed to.
+            return min(max(retry_after, 0.0), self.max_delay)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        return rng.uniform(0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header, which may be a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return max(moment.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def describe_error(code: str | None, status: int | None, message: str | None, suggestion: str | None, key_source: str) -> str:
+    """One readable sentence (or two) for an API error envelope."""
+    if code == "global/invalid-api-key" or (status == 401 and not code):
+        return (
+            "The Lambda Cloud API rejected the API key as invalid, expired or deleted (global/invalid-api-key). "
+            "The key came from %s; create a new key in the Lambda Cloud dashboard and set it there." % key_source
+        )
+    if status == 403 and not code:
+        return "The Lambda Cloud API refused access (HTTP 403). The key came from %s." % key_source
+    if status == 429:
+        return "The Lambda Cloud API kept answering 'too many requests' (HTTP 429) after every retry; wait and try again."
+    detail = " ".join(part.strip() for part in (message, suggestion) if part and part.strip())
+    lead = _CODE_EXPLANATIONS.get(code or "")
+    if lead is None:
+        lead = "The Lambda Cloud API answered HTTP %s" % status if status else "The Lambda Cloud API failed"
+        if code:
+            lead += " with error %s" % code
+    elif code:
+        lead += " (%s)" % code
+    return lead + (": " + detail if detail else ".")
+
+
+class LaunchThrottle:
+    """Keeps launch requests at least ``interval`` seconds apart, across processes.
+
+    Every task of a play runs in its own process, so the spacing lives in a small lock file in a
+    private directory rather than in memory. The file holds a wall-clock timestamp and no secret.
+    """
+
+    def __init__(self, interval: float = DEFAULT_LAUNCH_INTERVAL, api_url: str = DEFAULT_API_URL, state_dir: str | None = None,
+                 sleep=time.sleep, clock=time.time):
+        self.interval = max(float(interval), 0.0)
+        self._sleep = sleep
+        self._clock = clock
+        directory = state_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp", "sophia.lambda_k3s")
+        digest = hashlib.sha256(api_url.encode("utf-8")).hexdigest()[:16]
+        self.path = os.path.join(directory, "launch-%s.stamp" % digest)
+
+    def __enter__(self) -> LaunchThrottle:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        wait = self._last_launch() + self.interval - self._clock()
+        if wait > 0:
+            self._sleep(min(wait, self.interval))
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            # The request went out (or was attempted): the next one waits from now either way.
+            os.lseek(self._handle, 0, os.SEEK_SET)
+            os.ftruncate(self._handle, 0)
+            os.write(self._handle, repr(self._clock()).encode("ascii"))
+        finally:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            os.close(self._handle)
+
+    def _last_launch(self) -> float:
+        os.lseek(self._handle, 0, os.SEEK_SET)
+        try:
+            return float(os.read(self._handle, 64).decode("ascii") or 0)
+        except ValueError:
+            return 0.0
+
+
+class LambdaClient:
+    """A small, synchronous client for the Lambda Cloud API v1.
+
+    ``key_source`` only says where the key came from ("the api_key option", "the
+    LAMBDA_API_KEY environment variable") so that an authentication error can tell the user
+    what to fix. ``log`` receives one line per HTTP exchange and never sees headers.
+    """
+
+    def __init__(self, api_key: str | None, api_url: str | None = None, timeout: float = 30, validate_certs: bool = True,
+                 retry: RetryPolicy | None = None, key_source: str = "the api_key option",
+                 launch_interval: float = DEFAULT_LAUNCH_INTERVAL, launch_state_dir: str | None = None,
+                 log=None, sleep=time.sleep, clock=time.monotonic, opener=open_url, rng: random.Random | None = None):
+        self._api_key = _checked_key(api_key)
+        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
+        if not self.api_url.startswith(("https://", "http://")):
+            raise LambdaAPIError("The Lambda Cloud API URL must start with https:// (got %r)." % self.api_url)
+        self.timeout = timeout
+        self.validate_certs = validate_certs
+        self.retry = retry or RetryPolicy()
+        self.key_source = key_source
+        self.launch_throttle = LaunchThrottle(launch_interval, self.api_url, launch_state_dir)
+        self._log = log
+        self._sleep = sleep
+        self._clock = clock
+        self._open = opener
+        self._rng = rng or random.Random()
+        self.request_count = 0
+
+    # -- transport -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body=None, query: dict | None = None, idempotent: bool | None = None):
+        """Send one API call and return the ``data`` payload.
+
+        Requests that are safe to repeat (reads, deletes, terminate, rename: ``idempotent``) are
+        retried on 429, 5xx, ``provider/*`` errors and network failures. Requests that create
+        something are retried only when the server certainly did not act (429, or no connection);
+        when the answer is lost they raise AmbiguousRequestError for the caller to reconcile.
+        """
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        url = self.api_url + path
+        if query:
+            url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        started = self._clock()
+        retry_number = 0
+        while True:
+            try:
+                return self._send_once(method, path, url, payload)
+            except LambdaAPIError as error:
+                failure = error
+            retry_number += 1
+            if not failure.retryable or retry_number > self.retry.max_retries:
+                raise self._final(failure, method, path, idempotent)
+            if not idempotent and not _certainly_not_processed(failure):
+                raise self._final(failure, method, path, idempotent)
+            wait = self.retry.delay(retry_number, failure.retry_after, self._rng)
+            if self._clock() - started + wait > self.retry.max_total:
+                raise self._final(failure, method, path, idempotent)
+            self._debug("%s %s: %s; retry %d/%d in %.1fs" % (method, path, _short(failure), retry_number, self.retry.max_retries, wait))
+            self._sleep(wait)
+
+    def _send_once(self, method: str, path: str, url: str, payload: bytes | None):
+        headers = {"Authorization": "Bearer " + self._api_key, "Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        self.request_count += 1
+        started = self._clock()
+        try:
+            response = self._open(url, data=payload, headers=headers, method=method, timeout=self.timeout,
+                                  validate_certs=self.validate_certs, http_agent=USER_AGENT, follow_redirects="none",
+                                  use_netrc=False, use_proxy=True)
+            status = response.getcode()
+            raw = response.read()
+        except HTTPError as error:
+            self._debug("%s %s -> HTTP %s in %.2fs" % (method, path, error.code, self._clock() - started))
+            raise self._error_from_http(error) from None
+        except (URLError, HTTPException, socket.timeout, ConnectionError, OSError) as error:
+            self._debug("%s %s -> %s in %.2fs" % (method, path, type(error).__name__, self._clock() - started))
+            raise _transport_error(error, self.api_url) from None
+        self._debug("%s %s -> HTTP %s in %.2fs" % (method, path, status, self._clock() - started))
+        return self._data_from(raw, status)
+
+    def _data_from(self, raw: bytes, status: int):
+        try:
+            document = json.loads(raw.decode("utf-8")) if raw else {}
+        except ValueError:
+            raise LambdaAPIError("The Lambda Cloud API sent a response that is not valid JSON (HTTP %s)." % status,
+                                 status=status, retryable=True) from None
+        if not isinstance(document, dict) or "data" not in document:
+            raise LambdaAPIError("The Lambda Cloud API sent a response without the expected 'data' field (HTTP %s)." % status,
+                                 status=status, retryable=True)
+        return document["data"]
+
+    def _error_from_http(self, error: HTTPError) -> LambdaAPIError:
+        status = error.code
+        code = message = suggestion = None
+        try:
+            envelope = json.loads(error.read().decode("utf-8")).get("error") or {}
+            code, message, suggestion = envelope.get("code"), envelope.get("message"), envelope.get("suggestion")
+        except (ValueError, AttributeError, OSError, HTTPException):
+            pass
+        if 300 <= status < 400:
+            location = error.headers.get("Location", "another address") if error.headers else "another address"
+            result = LambdaAPIError("The Lambda Cloud API at %s redirected to %s; set api_url to the current API address "
+                                    "(the default is %s)." % (self.api_url, location, DEFAULT_API_URL), status=status)
+        else:
+            retryable = status in _RETRYABLE_STATUSES or (code or "").startswith("provider/")
+            result = LambdaAPIError(self._scrub(describe_error(code, status, message, suggestion, self.key_source)),
+                                    code=code, status=status, retryable=retryable)
+        result.retry_after = parse_retry_after(error.headers.get("Retry-After") if error.headers else None)
+        return result
+
+    def _final(self, failure: LambdaAPIError, method: str, path: str, idempotent: bool) -> LambdaAPIError:
+        if not idempotent and failure.retryable and not _certainly_not_processed(failure):
+            return AmbiguousRequestError(
+                "%s %s may or may not have been carried out: %s" % (method, path, failure.message),
+                code=failure.code, status=failure.status, retryable=False)
+        return failure
+
+    def _scrub(self, text: str) -> str:
+        # Defence in depth: should the server ever echo the key back, it does not reach the user.
+        return text.replace(self._api_key, "<redacted>") if self._api_key else text
+
+    def _debug(self, line: str) -> None:
+        if self._log is not None:
+            self._log(self._scrub(line))
+
+    # -- instances -------------------------------------------------------------------------
+
+    def list_instances(self, cluster_id: str | None = None) -> list:
+        return self.request("GET", "/instances", query={"cluster_id": cluster_id} if cluster_id else None)
+
+    def get_instance(self, instance_id: str) -> dict:
+        return self.request("GET", "/instances/" + _segment(instance_id))
+
+    def rename_instance(self, instance_id: str, name: str) -> dict:
+        return self.request("POST", "/instances/" + _segment(instance_id), {"name": name}, idempotent=True)
+
+    def list_instance_types(self) -> dict:
+        return self.request("GET", "/instance-types")
+
+    def launch_instance(self, launch_request: dict) -> str:
+        """Launch one instance (the API takes one per call) and return its id.
+
+        Waits as long as needed to keep launches ``launch_interval`` apart across processes.
+        """
+        with self.launch_throttle:
+            data = self.request("POST", "/instance-operations/launch", launch_request, idempotent=False)
+        ids = (data.get("instance_ids") if isinstance(data, dict) else None) or []
+        if len(ids) != 1:
+            raise LambdaAPIError("The Lambda Cloud API accepted the launch but returned %d instance ids instead of one." % len(ids))
+        return ids[0]
+
+    def terminate_instances(self, instance_ids: list) -> list:
+        data = self.request("POST", "/instance-operations/terminate", {"instance_ids": list(instance_ids)}, idempotent=True)
+        return data.get("terminated_instances", [])
+
+    def restart_instances(self, instance_ids: list) -> list:
+        data = self.request("POST", "/instance-operations/restart", {"instance_ids": list(instance_ids)}, idempotent=True)
+        return data.get("restarted_instances", [])
+
+    # -- ssh keys, images, file systems ------------------------------------------------------
+
+    def list_ssh_keys(self) -> list:
+        return self.request("GET", "/ssh-keys")
+
+    def add_ssh_key(self, name: str, public_key: str) -> dict:
+        return self.request("POST", "/ssh-keys", {"name": name, "public_key": public_key}, idempotent=False)
+
+    def delete_ssh_key(self, key_id: str) -> None:
+        self.request("DELETE", "/ssh-keys/" + _segment(key_id))
+
+    def list_images(self) -> list:
+        return self.request("GET", "/images")
+
+    def list_file_systems(self) -> list:
+        return self.request("GET", "/file-systems")
+
+    # -- firewall rulesets -----------------------------------------------------------------
+
+    def list_firewall_rulesets(self) -> list:
+        return self.request("GET", "/firewall-rulesets")
+
+    def create_firewall_ruleset(self, name: str, region: str, rules: list) -> dict:
+        return self.request("POST", "/firewall-rulesets", {"name": name, "region": region, "rules": rules}, idempotent=False)
+
+    def update_firewall_ruleset(self, ruleset_id: str, name: str | None = None, rules: list | None = None) -> dict:
+        body = {key: value for key, value in (("name", name), ("rules", rules)) if value is not None}
+        return self.request("PATCH", "/firewall-rulesets/" + _segment(ruleset_id), body, idempotent=True)
+
+    def delete_firewall_ruleset(self, ruleset_id: str) -> None:
+        self.request("DELETE", "/firewall-rulesets/" + _segment(ruleset_id))
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def wait_for_instances(self, instance_ids: list, ready, timeout: float = 900, poll_interval: float = 10) -> list:
+        """Poll GET /instances until ``ready(instance)`` holds for every id; return those instances.
+
+        One list call per poll whatever the number of instances, which keeps within the 1 req/s limit.
+        An instance that disappears from the list counts as ready when ``ready(None)`` is true.
+        """
+        deadline = self._clock() + timeout
+        wanted = list(instance_ids)
+        while True:
+            by_id = {item.get("id"): item for item in self.list_instances()}
+            current = [by_id.get(instance_id) for instance_id in wanted]
+            if all(ready(item) for item in current):
+                return current
+            if self._clock() + poll_interval > deadline:
+                waiting = [instance_id for instance_id, item in zip(wanted, current) if not ready(item)]
+                raise LambdaAPIError("Timed out after %ds waiting for Lambda Cloud instances %s; their status is %s."
+                                     % (timeout, ", ".join(waiting), ", ".join(
+                                         (by_id.get(i) or {}).get("status", "gone") for i in waiting)))
+            self._sleep(poll_interval)
+
+
+def client_from_options(options: dict, log=None) -> LambdaClient:
+    """Build a client from the options shared by the modules, the inventory plugin and the script.
+
+    Keys: api_key, api_url, timeout, validate_certs, max_retries, retry_max_delay, launch_interval.
+    The key falls back to LAMBDA_API_KEY and the URL to LAMBDA_API_URL.
+    """
+    api_key = options.get("api_key")
+    key_source = "the api_key option"
+    if not api_key:
+        api_key = os.environ.get(API_KEY_ENV)
+        key_source = "the %s environment variable" % API_KEY_ENV
+    retry = RetryPolicy(max_retries=int(_option(options, "max_retries", 5)),
+                        max_delay=float(_option(options, "retry_max_delay", 30.0)))
+    return LambdaClient(api_key, api_url=options.get("api_url") or os.environ.get(API_URL_ENV) or DEFAULT_API_URL,
+                        timeout=float(_option(options, "timeout", 30)), validate_certs=bool(_option(options, "validate_certs", True)),
+                        retry=retry, key_source=key_source, launch_interval=float(_option(options, "launch_interval", DEFAULT_LAUNCH_INTERVAL)),
+                        log=log)
+
+
+def _option(options: dict, name: str, default):
+    value = options.get(name)
+    return default if value is None else value
+
+
+def _checked_key(api_key: str | None) -> str:
+    if not api_key or not str(api_key).strip():
+        raise LambdaAPIError("No Lambda Cloud API key was given: set the api_key option or the %s environment variable." % API_KEY_ENV)
+    api_key = str(api_key).strip()
+    if any(ord(char) < 33 or ord(char) == 127 for char in api_key):
+        # A key with a newline or space would corrupt the Authorization header; say so without echoing it.
+        raise LambdaAPIError("The Lambda Cloud API key contains whitespace or control characters; check how it is set.")
+    return api_key
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _short(error: LambdaAPIError) -> str:
+    return "HTTP %s %s" % (error.status, error.code or "") if error.status else error.message
+
+
+def _certainly_not_processed(error: LambdaAPIError) -> bool:
+    """True when the server cannot have acted on the request."""
+    return error.status == 429 or error.not_sent
+
+
+def _transport_error(error: Exception, api_url: str) -> LambdaAPIError:
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, ssl.SSLCertVerificationError) or isinstance(error, ssl.SSLCertVerificationError):
+        return LambdaAPIError("The TLS certificate of %s could not be verified (%s). Fix the CA trust store; "
+                              "validate_certs=false only for a test endpoint you control." % (api_url, getattr(reason, "verify_message", reason)))
+    result = LambdaAPIError("Could not reach the Lambda Cloud API at %s: %s." % (api_url, _reason_text(reason)), retryable=True)
+    # A refused or unresolvable connection never reached the server, so even a launch may be retried.
+    result.not_sent = isinstance(reason, (ConnectionRefusedError, socket.gaierror)) or getattr(reason, "errno", None) in (
+        errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
+    return result
+
+
+def _reason_text(reason) -> str:
+    if isinstance(reason, socket.timeout):
+        return "the request timed out"
+    text = str(reason) or type(reason).__name__
+    return text

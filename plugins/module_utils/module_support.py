@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every Lambda Cloud module shares: the auth argument spec, the client, error reporting."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
+    API_KEY_ENV,
+    API_URL_ENV,
+    DEFAULT_API_URL,
+    LambdaAPIError,
+    LambdaClient,
+    client_from_options,
+)
+
+
+def lambda_argument_spec(**extra) -> dict:
+    """The options of the sophia.lambda_k3s.lambda_cloud doc fragment, plus the module's own."""
+    spec = dict(
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, [API_KEY_ENV])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, [API_URL_ENV])),
+        timeout=dict(type="float", default=30),
+        validate_certs=dict(type="bool", default=True),
+        max_retries=dict(type="int", default=5),
+        retry_max_delay=dict(type="float", default=30),
+    )
+    spec.update(extra)
+    return spec
+
+
+def client_for(module, **overrides) -> LambdaClient:
+    """A client configured from the module's parameters; fails the module with a clear message."""
+    options = dict(module.params)
+    options.update(overrides)
+    try:
+        client = client_from_options(options)
+    except LambdaAPIError as error:
+        fail_for(module, error)
+    client.key_source = "the api_key option or the %s environment variable" % API_KEY_ENV
+    return client
+
+
+def fail_for(module, error: LambdaAPIError, **result) -> None:
+    """Fail the module with the error's one-line explanation and its machine-readable code."""
+    module.fail_json(msg=str(error), error_code=error.code, http_status=error.status, **result)

@@ -1,0 +1,9 @@
+"""Shared pytest configuration.
+
+pyproject.toml puts collections/ (the checkout linked as ansible_collections/sophia/lambda_k3s)
+and tests/ (the Lambda Cloud API emulator) on sys.path.
+"""
+
+from __future__ import annotations
+
+pytest_plugins = ["lambda_emulator.fixtures"]

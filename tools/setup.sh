@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prepare the controller environment in .venv: Ansible with the collections this one needs,
+# ansible-runner and PyYAML; with --test, also everything the test suites need.
+# Safe to run again: it reinstalls only when pyproject.toml changed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="${LAMBDA_K3S_VENV:-$repo/.venv}"
+extra=""
+[[ "${1:-}" == "--test" ]] && extra="[test]"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  say "Python 3.11 or newer is required (found: $("$python" --version 2>&1 || echo none)); set PYTHON=/path/to/python3.11"
+  exit 1
+fi
+
+if [[ ! -x "$venv/bin/python" ]]; then
+  say "Creating the Python environment in $venv"
+  "$python" -m venv "$venv"
+fi
+
+# The stamp records the pyproject.toml it was installed from and whether test extras came too.
+stamp="$venv/.sophia-lambda-k3s-installed"
+digest=$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)
+installed=$(cat "$stamp" 2>/dev/null || true)
+if [[ "$installed" != "$digest [test]" && "$installed" != "$digest $extra" ]]; then
+  say "Installing Python dependencies${extra:+ with test extras}"
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  # Install the dependencies pyproject.toml declares, without building the collection as a package.
+  "$venv/bin/python" - "$repo/pyproject.toml" "${extra:+test}" > "$venv/requirements.txt" <<'PY'
+import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+wanted = list(project["dependencies"])
+if sys.argv[2]:
+    wanted += project["optional-dependencies"][sys.argv[2]]
+print("\n".join(wanted))
+PY
+  "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt"
+  echo "$digest $extra" > "$stamp"
+fi
+
+# sophia.lambda_k3s resolves to this checkout through collections/ (see ansible.cfg).
+link="$repo/collections/ansible_collections/sophia/lambda_k3s"
+if [[ ! -L "$link" ]]; then
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../.. "$link"
+fi
+say "Environment ready: . $venv/bin/activate"
