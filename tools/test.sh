@@ -11,7 +11,7 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 say() { printf '\n==> %s\n' "$*" >&2; }
 
 layers=()
@@ -32,6 +32,10 @@ export ANSIBLE_COLLECTIONS_PATH="$repo/collections"
 # Tests never talk to the real Lambda Cloud API, whatever the caller's shell exports.
 unset LAMBDA_API_KEY LAMBDA_API_URL LAMBDA_K3S_CLUSTER
 
+apt_install() {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 run_lint() {
   ansible-lint --profile production "${extra[@]}"
 }
@@ -44,6 +48,8 @@ run_sanity() {
   rm -rf "$root" && mkdir -p "$copy"
   git ls-files -co --exclude-standard -z | grep -zv '^collections/' | tar --null -T - -c | tar -x -C "$copy"
   prepare_ansible_test_pip
+  # Without shellcheck, ansible-test skips its shell-script test with only a warning.
+  command -v shellcheck >/dev/null || apt_install shellcheck || return 1
   (cd "$copy" && ansible-test sanity --python 3.11 --requirements --color no "${extra[@]}")
 }
 
