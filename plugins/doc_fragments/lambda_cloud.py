@@ -44,6 +44,7 @@ options:
     type: float
     default: 30
 notes:
-  - These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)
-    (or with C(delegate_to: localhost)) so the API key stays on the controller.
+  - >-
+    These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)
+    (or delegate them to C(localhost)) so the API key stays on the controller.
 """

@@ -1,0 +1,625 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lambda_instance
+short_description: Launch, terminate or restart one Lambda Cloud instance of a K3s cluster
+version_added: 1.0.0
+description:
+  - Makes sure one Lambda Cloud instance, identified by its O(name) within its O(cluster), is launched, terminated or restarted.
+  - The Lambda Cloud API does not require names to be unique; this module does. It matches instances by name among the members
+    of the cluster (instances tagged C(k3s-cluster=<cluster>), or untagged instances whose name starts with C(<cluster>-), the same
+    rule the inventory plugin uses). Instances that are terminated, terminating or preempted do not count.
+  - To launch, the module reads the current capacity from the API and tries (instance type, region) pairs in preference order,
+    B(type first) - the first instance type in each region of O(regions) in turn, then the second type, and so on.
+    Pairs that the API lists without capacity are skipped; a pair whose launch is refused for lack of capacity (capacity
+    taken in the meantime) is followed by the next one.
+  - The API launches one instance per call and accepts one launch every 12 seconds. Launches from all tasks and processes
+    on the controller that use the same O(api_url) are spaced O(launch_interval) seconds apart.
+  - If the answer to a launch request is lost (connection dropped, HTTP 5xx), the module does not blindly retry. It lists the
+    instances and adopts the one it launched (same name in the same cluster); it launches again only when no such instance
+    exists. An interrupted run therefore never creates a duplicate when it is run again.
+  - Runs on the same controller look for the instance and launch it under one lock, so two concurrent runs for the same name
+    launch it once. The API offers no conditional launch, so runs on different controllers are not protected against each other.
+  - Those locks and the launch spacing live in small files under C(~/.ansible/tmp/sophia.lambda_k3s/) on the controller;
+    they hold no secret.
+author:
+  - sophia.lambda_k3s contributors (@sophia-ai)
+extends_documentation_fragment:
+  - sophia.lambda_k3s.lambda_cloud
+attributes:
+  check_mode:
+    description: Can run in check mode and predict the change (including the chosen region and type) without making it.
+    support: full
+  diff_mode:
+    description: Shows the name, status, region and instance type before and after the change.
+    support: full
+  action_group:
+    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
+    support: full
+    membership:
+      - sophia.lambda_k3s.lambda_cloud
+options:
+  name:
+    description:
+      - Name of the instance. It must be unique within the O(cluster) (or within the account when O(cluster) is not set).
+      - At most 64 characters.
+    type: str
+    required: true
+  cluster:
+    description:
+      - Name of the K3s cluster the instance belongs to.
+      - Set as the C(k3s-cluster) tag at launch, and used to find the instance among the cluster's members.
+      - When not set, the instance is matched by name across the whole account and gets no C(k3s-cluster) tag.
+    type: str
+  role:
+    description:
+      - K3s role of the instance, set as the C(k3s-role) tag at launch.
+      - Not changed on an instance that already exists.
+    type: str
+    choices: [server, agent]
+  state:
+    description:
+      - V(present) launches the instance unless a live instance with that name exists in the cluster.
+        An existing instance is never modified, even if its type or region differs from the options (a warning says so).
+      - V(absent) terminates the instance if it exists.
+      - V(restarted) restarts the existing instance; it fails if there is none.
+    type: str
+    choices: [present, absent, restarted]
+    default: present
+  regions:
+    description:
+      - Regions to launch in, most preferred first.
+      - Required with O(state=present) unless the instance already exists.
+    type: list
+    elements: str
+  instance_types:
+    description:
+      - Instance types to launch, most preferred first, for example V(gpu_1x_a10).
+      - Each type is tried in every region of O(regions) before the next type.
+      - Required with O(state=present) unless the instance already exists.
+    type: list
+    elements: str
+  ssh_key_name:
+    description:
+      - Name of the SSH key (already registered with Lambda Cloud) to install on the instance. The API takes exactly one.
+      - Required with O(state=present) unless the instance already exists.
+    type: str
+  file_system_names:
+    description:
+      - Names of file systems to mount at their default mount point.
+      - File systems live in one region, so they restrict the launch to that region.
+    type: list
+    elements: str
+  file_system_mounts:
+    description:
+      - File systems to mount at a chosen mount point.
+    type: list
+    elements: dict
+    suboptions:
+      mount_point:
+        description:
+          - Absolute path on the instance; it must start with C(/home), C(/lambda/nfs) or C(/data).
+        type: str
+        required: true
+      file_system_id:
+        description:
+          - Id of the file system.
+        type: str
+        required: true
+  image:
+    description:
+      - Machine image to launch. Defaults to the latest Lambda Stack image.
+    type: dict
+    suboptions:
+      id:
+        description:
+          - Id of the image.
+        type: str
+      family:
+        description:
+          - Image family, for example V(lambda-stack-24-04). The latest image of the family is used.
+        type: str
+  user_data:
+    description:
+      - Cloud-init user data (plain text, at most 1 MB) passed at launch.
+      - It is not returned; the RV(launch.request) only reports its size.
+    type: str
+  firewall_ruleset_ids:
+    description:
+      - Ids of firewall rulesets to attach at launch. They must be in the region the instance launches in.
+    type: list
+    elements: str
+  tags:
+    description:
+      - Extra tags to set at launch, merged with the C(k3s-cluster) and C(k3s-role) tags (which cannot be set here).
+      - Keys must match C(^[a-z][a-z0-9-:]+$) and be at most 55 characters; values at most 128 characters.
+      - Not changed on an instance that already exists.
+    type: dict
+  hostname:
+    description:
+      - Hostname written to C(/etc/hostname) on the instance. Lower case letters, digits and C(-), at most 63 characters.
+      - When not set, the API assigns a hostname derived from the IP address.
+    type: str
+  wait:
+    description:
+      - Wait until the instance is active (V(present), V(restarted)) or terminated (V(absent)).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait when O(wait=true).
+    type: int
+    default: 1200
+  poll_interval:
+    description:
+      - Seconds between two looks at the instance list while waiting. Each look is one API request.
+    type: float
+    default: 10
+  launch_interval:
+    description:
+      - Minimum number of seconds between two launch requests from this controller to the same O(api_url).
+      - Lambda Cloud accepts one launch every 12 seconds; lower it only for a test endpoint.
+    type: float
+    default: 12
+notes:
+  - The Jupyter token and URL of the instance are never returned.
+seealso:
+  - module: sophia.lambda_k3s.lambda_instance_info
+  - module: sophia.lambda_k3s.lambda_instance_type_info
+"""
+
+EXAMPLES = r"""
+- name: Launch a K3s server, preferring an A10 anywhere over an A100
+  sophia.lambda_k3s.lambda_instance:
+    name: demo-server-1
+    cluster: demo
+    role: server
+    regions: [us-east-1, us-west-1]
+    instance_types: [gpu_1x_a10, gpu_1x_a100]
+    ssh_key_name: demo-key
+    firewall_ruleset_ids: []
+    tags:
+      owner: platform-team
+  register: server
+
+- name: Launch three agents, one after the other (launches are spaced 12 s apart)
+  sophia.lambda_k3s.lambda_instance:
+    name: "demo-agent-{{ item }}"
+    cluster: demo
+    role: agent
+    regions: [us-east-1, us-west-1, us-south-1]
+    instance_types: [gpu_1x_a10]
+    ssh_key_name: demo-key
+    image:
+      family: lambda-stack-24-04
+  loop: [1, 2, 3]
+
+- name: Set the API key once for every Lambda Cloud module
+  module_defaults:
+    group/sophia.lambda_k3s.lambda_cloud:
+      api_key: "{{ lambda_api_key }}"
+  block:
+    - name: Restart an agent
+      sophia.lambda_k3s.lambda_instance:
+        name: demo-agent-1
+        cluster: demo
+        state: restarted
+
+    - name: Terminate an agent and wait until it is gone
+      sophia.lambda_k3s.lambda_instance:
+        name: demo-agent-3
+        cluster: demo
+        state: absent
+"""
+
+RETURN = r"""
+instance:
+  description:
+    - The instance as the Lambda Cloud API describes it, without C(jupyter_token) and C(jupyter_url).
+    - Empty when there is no instance (after V(absent)), or in check mode when the instance would be launched.
+    - C(ip), C(private_ip) and C(hostname) are missing while the instance boots (with O(wait=false)).
+  returned: always
+  type: dict
+  sample:
+    id: 0920582c7ff041399e34823a0be62549
+    name: demo-server-1
+    status: active
+    ip: 198.51.100.2
+    private_ip: 10.0.2.100
+    hostname: demo-server-1
+    region: {name: us-east-1, description: "Virginia, USA"}
+    instance_type:
+      name: gpu_1x_a10
+      description: 1x A10 (24 GB PCIe)
+      gpu_description: A10 (24 GB PCIe)
+      price_cents_per_hour: 75
+      specs: {vcpus: 30, memory_gib: 200, storage_gib: 1400, gpus: 1}
+    ssh_key_names: [demo-key]
+    file_system_names: []
+    tags:
+      - {key: k3s-cluster, value: demo}
+      - {key: k3s-role, value: server}
+launch:
+  description:
+    - What was launched (or, in check mode, would be launched).
+  returned: when the module launched an instance or would launch one
+  type: dict
+  contains:
+    region:
+      description: Region chosen.
+      type: str
+      sample: us-east-1
+    instance_type:
+      description: Instance type chosen.
+      type: str
+      sample: gpu_1x_a10
+    skipped:
+      description: Pairs, in the form C(<type> in <region>), whose launch was refused for lack of capacity before this one succeeded.
+      type: list
+      elements: str
+      sample: [gpu_1x_a10 in us-west-1]
+    adopted:
+      description:
+        - True when the answer to the launch request was lost and the module found the launched instance by its name.
+      type: bool
+      sample: false
+    request:
+      description: The launch request sent (or that would be sent); C(user_data) is replaced by its size.
+      type: dict
+terminated_ids:
+  description: Ids of the instances terminated (or, in check mode, that would be terminated).
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample: [0920582c7ff041399e34823a0be62549]
+"""
+
+import fcntl
+import hashlib
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import (
+    GONE_STATUSES,
+    INSUFFICIENT_CAPACITY,
+    KNOWN_REGIONS,
+    DuplicateInstancesError,
+    build_launch_request,
+    capacity_by_type,
+    describe_no_capacity,
+    diff_view,
+    dying_ids,
+    launch_summary,
+    option_problems,
+    placement_candidates,
+    regions_for_file_systems,
+    single_match,
+    unknown_instance_types,
+    without_secrets,
+)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
+
+# How often one placement is launched again after its answer was lost and the instance did not
+# show up: a few times covers a flaky network, more would hide a real outage.
+MAX_LOST_LAUNCHES = 3
+# How many times the instance list is read to find an instance whose launch answer was lost.
+RECONCILE_LOOKS = 2
+
+
+class InstanceManager:
+    """Brings one named instance to the requested state; every decision comes from instance_launch."""
+
+    def __init__(self, module: AnsibleModule, client):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.name = self.params["name"]
+        self.cluster = self.params["cluster"]
+        self.result = {"changed": False, "instance": {}}
+
+    # -- states ------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        state = self.params["state"]
+        if state == "present":
+            self.ensure_present()
+            return self.result
+        instances = self.client.list_instances()
+        existing = single_match(instances, self.name, self.cluster)
+        if state == "absent":
+            self.ensure_absent(existing, dying_ids(instances, self.name, self.cluster))
+        else:
+            self.ensure_restarted(existing)
+        return self.result
+
+    def ensure_present(self) -> None:
+        if self.module.check_mode:
+            existing = self._find_existing()
+            if existing is None:
+                self._plan_launch()
+                return
+        else:
+            # Looking for the instance and launching it happen under one lock, so two runs for the
+            # same name on this controller cannot both find it absent and both launch it.
+            with CheckThenLaunchLock(self.client):
+                existing = self._find_existing()
+                launched_id = self._launch() if existing is None else None
+            if existing is None:
+                instance = self._wait_until_active(launched_id) if self.params["wait"] else self.client.get_instance(launched_id)
+                self._set_instance(instance)
+                self._set_diff(diff_view(None, self.name), diff_view(instance, self.name))
+                return
+        self._warn_if_not_as_requested(existing)
+        if self.params["wait"] and existing.get("status") != "active" and not self.module.check_mode:
+            existing = self._wait_until_active(existing["id"])
+        self._set_instance(existing)
+        self._set_diff(diff_view(existing, self.name), diff_view(existing, self.name))
+
+    def ensure_absent(self, existing: dict | None, terminating_ids: list) -> None:
+        to_wait_for = list(terminating_ids)
+        self.result["terminated_ids"] = []
+        if existing is not None:
+            self.result["terminated_ids"] = [existing["id"]]
+            self._set_diff(diff_view(existing, self.name), diff_view(None, self.name))
+            if self.module.check_mode:
+                self.result["changed"] = True
+                self._set_instance(existing)
+                return
+            self.client.terminate_instances([existing["id"]])
+            self.result["changed"] = True
+            to_wait_for = [existing["id"]]
+        if self.params["wait"] and to_wait_for and not self.module.check_mode:
+            self.client.wait_for_instances(to_wait_for, _is_gone, timeout=self.params["wait_timeout"], poll_interval=self.params["poll_interval"])
+
+    def ensure_restarted(self, existing: dict | None) -> None:
+        if existing is None:
+            where = "in cluster %r" % self.cluster if self.cluster else "in the account"
+            self.module.fail_json(msg="Cannot restart: no live Lambda Cloud instance is named %r %s." % (self.name, where))
+        if self.module.check_mode:
+            self.result["changed"] = True
+            self._set_instance(existing)
+            return
+        if existing.get("status") != "active":
+            if not self.params["wait"]:
+                self.module.fail_json(msg="Cannot restart instance %s (%s): it is %s, not active. Use wait=true to wait until it is active."
+                                      % (self.name, existing["id"], existing.get("status")), changed=False, instance=without_secrets(existing))
+            self._wait_until_active(existing["id"])
+        self.client.restart_instances([existing["id"]])
+        self.result["changed"] = True
+        if self.params["wait"]:
+            self._set_instance(self._wait_until_active(existing["id"]))
+        else:
+            self._set_instance(self.client.get_instance(existing["id"]))
+
+    # -- launching -------------------------------------------------------------------------
+
+    def _find_existing(self) -> dict | None:
+        return single_match(self.client.list_instances(), self.name, self.cluster)
+
+    def _placement(self):
+        """(regions, capacity by type, candidate placements in preference order) for a launch."""
+        self._require_launch_options()
+        regions = self._launchable_regions()
+        capacity = capacity_by_type(self.client.list_instance_types())
+        unknown = unknown_instance_types(self.params["instance_types"], capacity)
+        if unknown:
+            self.module.fail_json(msg="Lambda Cloud does not offer instance type(s) %s; it offers %s."
+                                  % (", ".join(unknown), ", ".join(sorted(capacity))), changed=False)
+        return regions, capacity, placement_candidates(self.params["instance_types"], regions, capacity)
+
+    def _plan_launch(self) -> None:
+        """Check mode: report the placement a launch would use now."""
+        regions, capacity, candidates = self._placement()
+        if not candidates:
+            self.module.fail_json(msg=describe_no_capacity(self.params["instance_types"], regions, capacity, []), changed=False)
+        chosen = candidates[0]
+        self.result["changed"] = True
+        self._report_launch(chosen, build_launch_request(self.params, chosen), skipped=[], adopted=False)
+        self._set_diff(diff_view(None, self.name), {"name": self.name, "status": "booting", "region": chosen.region,
+                                                    "instance_type": chosen.instance_type})
+
+    def _launch(self) -> str:
+        """Launch at the first placement that has capacity; return the instance id."""
+        regions, capacity, candidates = self._placement()
+        skipped = []
+        for placement in candidates:
+            request = build_launch_request(self.params, placement)
+            try:
+                instance_id, adopted = self._launch_reconciled(request)
+            except LambdaAPIError as error:
+                if error.code == INSUFFICIENT_CAPACITY:
+                    # Someone took the capacity between the catalogue read and the launch.
+                    skipped.append(placement)
+                    continue
+                fail_for(self.module, LambdaAPIError("Launching %s (%s in %s) failed. %s" % (
+                    self.name, placement.instance_type, placement.region, error.message), code=error.code, status=error.status),
+                    changed=False)
+            self.result["changed"] = True
+            self._report_launch(placement, request, skipped, adopted)
+            return instance_id
+        self.module.fail_json(msg=describe_no_capacity(self.params["instance_types"], regions, capacity, skipped), changed=False)
+
+    def _launch_reconciled(self, request: dict):
+        """(instance id, adopted): launch once; when the answer is lost, find the instance before launching again."""
+        lost = None
+        for dummy in range(MAX_LOST_LAUNCHES):
+            try:
+                return self.client.launch_instance(request), False
+            except AmbiguousRequestError as error:
+                lost = error
+            self.module.warn("The answer to the launch of %s was lost (%s); looking for the instance before launching again."
+                             % (self.name, lost.message))
+            adopted = self._find_launched()
+            if adopted is not None:
+                return adopted["id"], True
+        raise LambdaAPIError("The answers to %d launches of %s were lost and no instance of that name appeared. "
+                             "Run again: the module finds the instance if one was launched. Last error: %s"
+                             % (MAX_LOST_LAUNCHES, self.name, lost.message), code=lost.code, status=lost.status)
+
+    def _find_launched(self) -> dict | None:
+        """The live instance with our name in our cluster, read back after a lost launch answer.
+
+        Before launching, the module saw no such instance, so one that appears now is ours.
+        The list is read twice, a poll interval apart, in case the new instance shows up late.
+        """
+        for look in range(RECONCILE_LOOKS):
+            if look:
+                self.module.log("instance %s not listed yet; looking again" % self.name)
+                time.sleep(self.params["poll_interval"])
+            found = single_match(self.client.list_instances(), self.name, self.cluster)
+            if found is not None:
+                return found
+        return None
+
+    def _report_launch(self, placement, request: dict, skipped: list, adopted: bool) -> None:
+        self.result["launch"] = {
+            "region": placement.region,
+            "instance_type": placement.instance_type,
+            "skipped": ["%s in %s" % (item.instance_type, item.region) for item in skipped],
+            "adopted": adopted,
+            "request": launch_summary(request),
+        }
+
+    # -- options -----------------------------------------------------------------------------
+
+    def _require_launch_options(self) -> None:
+        missing = [option for option in ("regions", "instance_types", "ssh_key_name") if not self.params[option]]
+        if missing:
+            where = "in cluster %r" % self.cluster if self.cluster else "in the account"
+            self.module.fail_json(msg="No live instance is named %r %s, so it must be launched, which needs %s."
+                                  % (self.name, where, ", ".join(missing)))
+        unknown = [region for region in self.params["regions"] if region not in KNOWN_REGIONS]
+        if unknown:
+            self.module.warn("Region(s) %s are not in the Lambda Cloud API's list of regions; check the spelling."
+                             % ", ".join(unknown))
+
+    def _launchable_regions(self) -> list:
+        """The requested regions, narrowed to the one holding the requested file systems."""
+        regions = list(self.params["regions"])
+        mounts = self.params["file_system_mounts"] or []
+        if not self.params["file_system_names"] and not mounts:
+            return regions
+        holding, problems = regions_for_file_systems(self.client.list_file_systems(), self.params["file_system_names"],
+                                                     [mount["file_system_id"] for mount in mounts])
+        if problems:
+            self.module.fail_json(msg="Cannot launch %s: %s." % (self.name, "; ".join(problems)), changed=False)
+        narrowed = [region for region in regions if region in holding]
+        if not narrowed:
+            self.module.fail_json(msg="Cannot launch %s: its file systems are in %s, which is not among the regions %s."
+                                  % (self.name, ", ".join(sorted(holding)), ", ".join(regions)), changed=False)
+        return narrowed
+
+    def _warn_if_not_as_requested(self, instance: dict) -> None:
+        region = (instance.get("region") or {}).get("name")
+        type_name = (instance.get("instance_type") or {}).get("name")
+        if (self.params["regions"] and region not in self.params["regions"]) or (
+                self.params["instance_types"] and type_name not in self.params["instance_types"]):
+            self.module.warn("Instance %s (%s) exists as %s in %s, which is not among the requested types/regions; "
+                             "it is left as it is." % (self.name, instance.get("id"), type_name, region))
+
+    # -- waiting and results -----------------------------------------------------------------
+
+    def _wait_until_active(self, instance_id: str) -> dict:
+        self.result["instance"] = {"id": instance_id}
+        found = self.client.wait_for_instances([instance_id], _is_settled, timeout=self.params["wait_timeout"],
+                                               poll_interval=self.params["poll_interval"])[0]
+        if found is None or found.get("status") != "active":
+            self.module.fail_json(msg="Instance %s (%s) became %s while waiting for it to become active."
+                                  % (self.name, instance_id, (found or {}).get("status", "gone")),
+                                  changed=self.result["changed"], instance=without_secrets(found))
+        return found
+
+    def _set_instance(self, instance: dict | None) -> None:
+        self.result["instance"] = without_secrets(instance)
+
+    def _set_diff(self, before: dict, after: dict) -> None:
+        if self.module._diff:
+            self.result["diff"] = {"before": before, "after": after}
+
+
+class CheckThenLaunchLock:
+    """An exclusive lock, across processes on this controller, around 'look for the instance, launch it'.
+
+    One lock per API URL, next to the launch throttle's stamp file. Launches are serialised by the
+    throttle anyway, so holding this lock for the few requests before a launch costs no throughput.
+    Runs on different controllers are not covered: the API has no way to make a launch conditional.
+    """
+
+    def __init__(self, client):
+        digest = hashlib.sha256(client.api_url.encode("utf-8")).hexdigest()[:16]
+        self.path = os.path.join(os.path.dirname(client.launch_throttle.path), "present-%s.lock" % digest)
+        self._handle = None
+
+    def __enter__(self) -> CheckThenLaunchLock:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        os.close(self._handle)
+
+
+def _is_settled(instance: dict | None) -> bool:
+    """Stop waiting for 'active' once the instance is active, or can never become active."""
+    return instance is not None and (instance.get("status") == "active" or instance.get("status") in GONE_STATUSES)
+
+
+def _is_gone(instance: dict | None) -> bool:
+    return instance is None or instance.get("status") in ("terminated", "preempted")
+
+
+def main() -> None:
+    argument_spec = lambda_argument_spec(
+        name=dict(type="str", required=True),
+        cluster=dict(type="str"),
+        role=dict(type="str", choices=["server", "agent"]),
+        state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
+        regions=dict(type="list", elements="str"),
+        instance_types=dict(type="list", elements="str"),
+        ssh_key_name=dict(type="str", no_log=False),
+        file_system_names=dict(type="list", elements="str"),
+        file_system_mounts=dict(type="list", elements="dict", options=dict(
+            mount_point=dict(type="str", required=True),
+            file_system_id=dict(type="str", required=True),
+        )),
+        image=dict(type="dict", options=dict(
+            id=dict(type="str"),
+            family=dict(type="str"),
+        ), mutually_exclusive=[("id", "family")], required_one_of=[("id", "family")]),
+        user_data=dict(type="str"),
+        firewall_ruleset_ids=dict(type="list", elements="str"),
+        tags=dict(type="dict"),
+        hostname=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1200),
+        poll_interval=dict(type="float", default=10),
+        launch_interval=dict(type="float", default=12),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    problems = option_problems(module.params)
+    if problems:
+        module.fail_json(msg="Invalid options: %s." % "; ".join(problems))
+
+    client = client_for(module, launch_interval=module.params["launch_interval"])
+    manager = InstanceManager(module, client)
+    try:
+        result = manager.run()
+    except DuplicateInstancesError as error:
+        module.fail_json(msg=str(error), instance_ids=error.instance_ids, changed=False)
+    except LambdaAPIError as error:
+        fail_for(module, error, changed=manager.result["changed"], instance=manager.result["instance"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
