@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lambda Cloud firewall rules: validation, normalisation, comparison and the cluster rules.
+
+Pure functions, no API calls: the lambda_firewall_ruleset module validates user input here before
+it talks to the API, and compares what it wants with what the API holds in the same canonical form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_member
+
+PROTOCOLS = ("tcp", "udp", "icmp", "all")
+PORT_MIN = 1
+PORT_MAX = 65535
+MAX_DESCRIPTION_LENGTH = 128
+ALL_PORTS = [PORT_MIN, PORT_MAX]
+
+# Instances in these states hold no address worth trusting: a terminated member's IP may be
+# handed to somebody else, so it must leave the ruleset.
+_GONE_STATUSES = frozenset(("terminating", "terminated", "preempted"))
+
+
+class RuleError(ValueError):
+    """A firewall rule the API would reject, or that could never compare equal to its stored form."""
+
+
+def normalise_source_network(value) -> str:
+    """'1.2.3.4' -> '1.2.3.4/32'; '10.0.0.0/8' unchanged. Raises RuleError for anything else.
+
+    Host bits must be clear ('10.0.0.5/8' is refused): the API would either reject it or store
+    the network address, and then every run would see a difference.
+    """
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise RuleError("source_network is empty; give an IPv4 address or CIDR such as 203.0.113.0/24")
+    candidate = text if "/" in text else text + "/32"
+    try:
+        return str(ipaddress.IPv4Network(candidate, strict=True))
+    except ValueError:
+        pass
+    try:
+        network = ipaddress.IPv4Network(candidate, strict=False)
+    except ValueError:
+        raise RuleError("source_network %r is not an IPv4 address or CIDR (for example 203.0.113.0/24)" % text) from None
+    raise RuleError("source_network %r has host bits set; did you mean %s?" % (text, network))
+
+
+def normalise_rule(rule) -> dict:
+    """Check one user-supplied rule and return it in the API's canonical form.
+
+    Raises RuleError with a message that says what to change.
+    """
+    if not isinstance(rule, dict):
+        raise RuleError("each rule must be a dictionary with protocol, source_network and (except icmp) port_range")
+    protocol = str(rule.get("protocol") or "").strip().lower()
+    if protocol not in PROTOCOLS:
+        raise RuleError("protocol %r is not one of %s" % (rule.get("protocol"), ", ".join(PROTOCOLS)))
+    normalised = {"protocol": protocol}
+    port_range = rule.get("port_range")
+    if protocol == "icmp":
+        if port_range not in (None, []):
+            raise RuleError("icmp rules take no port_range (got %r); remove it" % (port_range,))
+    else:
+        normalised["port_range"] = _checked_port_range(port_range, protocol)
+    normalised["source_network"] = normalise_source_network(rule.get("source_network"))
+    description = rule.get("description")
+    description = "" if description is None else str(description)
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise RuleError("description is %d characters long; the API allows at most %d" % (len(description), MAX_DESCRIPTION_LENGTH))
+    normalised["description"] = description
+    return normalised
+
+
+def _checked_port_range(port_range, protocol: str) -> list:
+    hint = "use [%d, %d] for all ports" % (PORT_MIN, PORT_MAX) if protocol == "all" else "for one port list it twice, e.g. [22, 22]"
+    if port_range is None or port_range == []:
+        raise RuleError("%s rules need a port_range [min, max]; %s" % (protocol, hint))
+    if not isinstance(port_range, (list, tuple)) or len(port_range) != 2:
+        raise RuleError("port_range must be a list of two ports [min, max] (got %r); %s" % (port_range, hint))
+    try:
+        low, high = (int(port) for port in port_range)
+    except (TypeError, ValueError):
+        raise RuleError("port_range %r must hold two integers" % (port_range,)) from None
+    for port in (low, high):
+        if not PORT_MIN <= port <= PORT_MAX:
+            raise RuleError("port %d in port_range is outside %d-%d" % (port, PORT_MIN, PORT_MAX))
+    if low > high:
+        raise RuleError("port_range %r has its minimum above its maximum" % ([low, high],))
+    return [low, high]
+
+
+def validate_rules(rules) -> tuple:
+    """Normalise a whole list; returns (normalised rules, error messages naming each bad rule)."""
+    normalised, errors = [], []
+    for index, rule in enumerate(rules or []):
+        try:
+            normalised.append(normalise_rule(rule))
+        except RuleError as error:
+            errors.append("rules[%d]: %s" % (index, error))
+    return normalised, errors
+
+
+def canonical_key(rule: dict) -> tuple:
+    """A hashable, order-free form of a rule as the API returns it; tolerant of odd stored data."""
+    protocol = str(rule.get("protocol") or "").lower()
+    port_range = rule.get("port_range")
+    ports = None
+    if protocol != "icmp" and port_range:
+        try:
+            ports = tuple(int(port) for port in port_range)
+        except (TypeError, ValueError):
+            ports = tuple(str(port) for port in port_range)
+    try:
+        network = normalise_source_network(rule.get("source_network"))
+    except RuleError:
+        # Stored data we cannot parse still compares (unequal to anything valid), never crashes.
+        network = str(rule.get("source_network"))
+    return (protocol, ports or (), network, str(rule.get("description") or ""))
+
+
+def _rule_from_key(key: tuple) -> dict:
+    protocol, ports, network, description = key
+    rule = {"protocol": protocol}
+    if ports:
+        rule["port_range"] = list(ports)
+    rule.update(source_network=network, description=description)
+    return rule
+
+
+def sorted_rules(rules) -> list:
+    """The rules in canonical form and a stable order: what diffs show and comparisons use."""
+    return [_rule_from_key(key) for key in sorted(canonical_key(rule) for rule in rules or [])]
+
+
+def same_rules(current, desired) -> bool:
+    """True when both lists hold the same rules, ignoring order (duplicates count)."""
+    return sorted(canonical_key(rule) for rule in current or []) == sorted(canonical_key(rule) for rule in desired or [])
+
+
+def without_duplicates(rules) -> list:
+    """Drop rules identical to an earlier one, keeping the first spelling and the order."""
+    seen, unique = set(), []
+    for rule in rules:
+        key = canonical_key(rule)
+        if key not in seen:
+            seen.add(key)
+            unique.append(rule)
+    return unique
+
+
+def member_rules(instances, cluster: str) -> list:
+    """One rule per live member of ``cluster`` that has a public IP: every protocol and port from it.
+
+    K3s nodes need many ports between them (6443, 10250, flannel's VXLAN or WireGuard, etcd on
+    servers, NodePorts), and a cluster that spans regions talks over public addresses, so each
+    member's /32 is trusted fully. Ordered by address so the rule list is stable between runs.
+    """
+    by_address = {}
+    for instance in instances or []:
+        if not is_member(instance, cluster) or instance.get("status") in _GONE_STATUSES:
+            continue
+        address = instance.get("ip")
+        if not address:
+            continue
+        try:
+            network = normalise_source_network(address)
+        except RuleError:
+            continue
+        name = str(instance.get("name") or instance.get("id") or "")
+        description = ("k3s cluster %s member %s" % (cluster, name))[:MAX_DESCRIPTION_LENGTH]
+        by_address.setdefault(network, description)
+    return [{"protocol": "all", "port_range": list(ALL_PORTS), "source_network": network, "description": by_address[network]}
+            for network in sorted(by_address, key=ipaddress.IPv4Network)]

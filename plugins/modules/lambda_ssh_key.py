@@ -1,0 +1,293 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sophia.lambda_k3s contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lambda_ssh_key
+short_description: Manage SSH public keys registered in a Lambda Cloud account
+version_added: 1.0.0
+description:
+  - Registers an SSH public key under a name, or removes the keys with that name.
+  - Lambda Cloud cannot edit a stored key. When the key stored under O(name) differs from O(public_key),
+    the module fails unless O(force=true), in which case it deletes the stored key and adds the new one.
+  - Keys are compared by key type and key material only. The trailing comment is ignored, so a key whose
+    comment alone differs is left as it is.
+  - The module never sends or returns a private key, and refuses input that looks like one.
+author:
+  - sophia.lambda_k3s contributors (@sophia-ai)
+extends_documentation_fragment:
+  - sophia.lambda_k3s.lambda_cloud
+attributes:
+  check_mode:
+    support: full
+    description: Reads the account's keys and reports what would change without adding or deleting any.
+  diff_mode:
+    support: full
+    description: Shows the stored and the desired key (name and public key).
+  action_group:
+    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
+    support: full
+    membership:
+      - sophia.lambda_k3s.lambda_cloud
+options:
+  name:
+    description:
+      - Name of the key in Lambda Cloud, 1 to 64 characters.
+      - Instances are launched with a key name, so this is the name to give to P(sophia.lambda_k3s.lambda_instance#module).
+    type: str
+    required: true
+  public_key:
+    description:
+      - The OpenSSH public key, for example the content of C(~/.ssh/id_ed25519.pub).
+      - Required when O(state=present).
+    type: str
+  state:
+    description:
+      - V(present) makes sure a key with this name and key material exists.
+      - V(absent) deletes every key with this name.
+    type: str
+    choices: [present, absent]
+    default: present
+  force:
+    description:
+      - Replace the stored key (delete, then add) when its key material differs from O(public_key).
+      - Running instances keep the old key in their C(authorized_keys); only instances launched afterwards
+        receive the new one. Without O(force=true) such a difference is an error, so a key in use is never
+        swapped silently.
+    type: bool
+    default: false
+notes:
+  - Lambda Cloud key names need not be unique. When several keys share O(name), O(state=present) fails and lists
+    them, and O(state=absent) deletes them all.
+seealso:
+  - module: sophia.lambda_k3s.lambda_instance
+"""
+
+EXAMPLES = r"""
+- name: Register the cluster's SSH key
+  sophia.lambda_k3s.lambda_ssh_key:
+    name: k3s-admin
+    public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}"
+
+- name: Rotate the key (running instances keep the old one)
+  sophia.lambda_k3s.lambda_ssh_key:
+    name: k3s-admin
+    public_key: "{{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519_new.pub') }}"
+    force: true
+
+- name: Remove the key
+  sophia.lambda_k3s.lambda_ssh_key:
+    name: k3s-admin
+    state: absent
+"""
+
+RETURN = r"""
+ssh_key:
+  description:
+    - The key as stored in Lambda Cloud. Empty when O(state=absent).
+    - In check mode, a key that would be added has no RV(ssh_key.id).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Lambda Cloud's identifier of the key.
+      type: str
+      returned: when O(state=present)
+      sample: ddf9a910ceb744a0bb95242cbba6cb50
+    name:
+      description: Name of the key.
+      type: str
+      returned: when O(state=present)
+      sample: k3s-admin
+    public_key:
+      description: The stored public key.
+      type: str
+      returned: when O(state=present)
+      sample: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T admin@example
+"""
+
+import base64
+import binascii
+import hashlib
+import struct
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
+
+MAX_NAME_LENGTH = 64
+MAX_PUBLIC_KEY_LENGTH = 4096
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-dss",
+)
+
+
+class PublicKeyError(ValueError):
+    """Input that is not a usable OpenSSH public key."""
+
+
+def parse_public_key(text: str) -> tuple:
+    """Split an OpenSSH public key into (type, base64 body, comment); raise PublicKeyError if it is not one.
+
+    The body must decode and start with its own type name, which catches truncated or pasted-wrong keys.
+    """
+    stripped = (text or "").strip()
+    if "PRIVATE KEY" in stripped:
+        raise PublicKeyError("public_key looks like a private key; pass the .pub file's content, never the private key")
+    if len(stripped) > MAX_PUBLIC_KEY_LENGTH:
+        raise PublicKeyError("public_key is %d characters long; Lambda Cloud accepts at most %d" % (len(stripped), MAX_PUBLIC_KEY_LENGTH))
+    if "\n" in stripped:
+        raise PublicKeyError("public_key holds more than one line; give exactly one key")
+    parts = stripped.split(None, 2)
+    if len(parts) < 2 or parts[0] not in KEY_TYPES:
+        raise PublicKeyError("public_key must look like '<type> <base64> [comment]' with a type among %s" % ", ".join(KEY_TYPES))
+    key_type, body = parts[0], parts[1]
+    try:
+        blob = base64.b64decode(body.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise PublicKeyError("the key material of public_key is not valid base64") from None
+    if _embedded_type(blob) != key_type:
+        raise PublicKeyError("the key material of public_key does not belong to a %s key; is it truncated?" % key_type)
+    return key_type, body, parts[2] if len(parts) > 2 else ""
+
+
+def _embedded_type(blob: bytes) -> str:
+    if len(blob) < 4:
+        return ""
+    (length,) = struct.unpack(">I", blob[:4])
+    return blob[4:4 + length].decode("ascii", "replace")
+
+
+def key_material(text: str) -> tuple:
+    """(type, body) of a key as stored; a stored key we cannot parse compares by its raw text."""
+    try:
+        key_type, body, _comment = parse_public_key(text)
+    except PublicKeyError:
+        return ("unparsed", (text or "").strip())
+    return key_type, body
+
+
+def fingerprint(text: str) -> str:
+    """OpenSSH's SHA256 fingerprint, to name keys in messages without printing them."""
+    key_type, body = key_material(text)
+    if key_type == "unparsed":
+        return "an unparseable key"
+    digest = hashlib.sha256(base64.b64decode(body)).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def public_view(key: dict) -> dict:
+    """The fields the module returns; a generated private_key would never leave this function."""
+    return {"id": key.get("id"), "name": key.get("name"), "public_key": key.get("public_key")}
+
+
+def diff_view(key: dict | None) -> dict:
+    return {} if not key else {"name": key.get("name"), "public_key": key.get("public_key")}
+
+
+class SSHKeyManager:
+    """Brings the keys stored under one name to the requested state."""
+
+    def __init__(self, module: AnsibleModule, client) -> None:
+        self.module = module
+        self.client = client
+        self.name = module.params["name"]
+        self.changed = False
+
+    def keys_named(self) -> list:
+        return [key for key in self.client.list_ssh_keys() if key.get("name") == self.name]
+
+    def present(self, stored: list, public_key: str) -> dict:
+        if len(stored) > 1:
+            self.module.fail_json(msg="%d SSH keys are named %r in Lambda Cloud (ids %s); delete the extras with state=absent "
+                                      "or in the dashboard." % (len(stored), self.name, ", ".join(str(k.get("id")) for k in stored)))
+        current = stored[0] if stored else None
+        if current is not None and key_material(current.get("public_key")) == key_material(public_key):
+            return current
+        if current is not None and not self.module.params["force"]:
+            self.module.fail_json(
+                msg="The SSH key %r already exists in Lambda Cloud with different key material (stored %s, requested %s). "
+                    "Replacing it would give instances launched from now on the new key while running ones keep the stored one; "
+                    "set force=true to delete and re-add it." % (self.name, fingerprint(current.get("public_key")), fingerprint(public_key)))
+        self.changed = True
+        if self.module.check_mode:
+            return {"id": None, "name": self.name, "public_key": public_key}
+        if current is not None:
+            self.client.delete_ssh_key(current["id"])
+        return self.add(public_key)
+
+    def add(self, public_key: str) -> dict:
+        try:
+            return self.client.add_ssh_key(self.name, public_key)
+        except AmbiguousRequestError as error:
+            # The answer was lost and the key may exist now: read back before deciding anything.
+            for key in self.keys_named():
+                if key_material(key.get("public_key")) == key_material(public_key):
+                    return key
+            fail_for(self.module, LambdaAPIError("%s No key named %r exists now, so it was not added; run again." % (error.message, self.name),
+                                                 code=error.code, status=error.status), changed=self.changed)
+        return {}
+
+    def absent(self, stored: list) -> None:
+        if stored:
+            self.changed = True
+            if not self.module.check_mode:
+                for key in stored:
+                    self.client.delete_ssh_key(key["id"])
+
+
+def argument_spec() -> dict:
+    return lambda_argument_spec(
+        name=dict(type="str", required=True),
+        public_key=dict(type="str", no_log=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        force=dict(type="bool", default=False),
+    )
+
+
+def check_input(module: AnsibleModule) -> str | None:
+    """Fail before any API call on a bad name or key; return the cleaned public key."""
+    name = module.params["name"]
+    if not name or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        module.fail_json(msg="name must be 1 to %d characters long (got %d)." % (MAX_NAME_LENGTH, len(name or "")))
+    if module.params["state"] != "present":
+        return None
+    try:
+        key_type, body, comment = parse_public_key(module.params["public_key"])
+    except PublicKeyError as error:
+        module.fail_json(msg=str(error))
+    return " ".join(part for part in (key_type, body, comment) if part)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=[("state", "present", ("public_key",))], supports_check_mode=True)
+    public_key = check_input(module)
+    manager = SSHKeyManager(module, client_for(module))
+    after = None
+    try:
+        stored = manager.keys_named()
+        if module.params["state"] == "present":
+            after = manager.present(stored, public_key)
+        else:
+            manager.absent(stored)
+    except LambdaAPIError as error:
+        fail_for(module, error, changed=manager.changed)
+    result = {"changed": manager.changed, "ssh_key": public_view(after) if after else {}}
+    if module._diff:
+        result["diff"] = {"before": diff_view(stored[0] if stored else None), "after": diff_view(after)}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
