@@ -1,0 +1,318 @@
+"""playbooks/provision.yml and playbooks/teardown.yml through ansible-playbook against the emulator (a subprocess).
+
+Time runs 100 times faster in the emulator (booting takes 0.1 s) and its rate limits are off; the
+playbooks get matching intervals. Assertions read the emulator's state and request log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from integration.helpers import PYTHON_BIN, REPO_ROOT, EmulatorProcess, ansible_env, run_ansible
+
+pytestmark = pytest.mark.integration
+
+PROVISION = str(REPO_ROOT / "playbooks" / "provision.yml")
+TEARDOWN = str(REPO_ROOT / "playbooks" / "teardown.yml")
+EXAMPLE_SPEC = REPO_ROOT / "playbooks" / "vars" / "cluster_example.yml"
+SMALL_SPEC = Path(__file__).resolve().parent / "vars" / "provision_small_cluster.yml"
+LAUNCH_PATH = "/api/v1/instance-operations/launch"
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
+LIVE = ("booting", "active", "unhealthy")
+RECAP = re.compile(r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with EmulatorProcess(time_scale=0.01, rate_limit="0", launch_interval="0") as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def fresh_account(emulator):
+    emulator.reset()
+    emulator.control("DELETE", "faults")
+    emulator.clear_requests()
+
+
+@pytest.fixture
+def spec_overrides(tmp_path) -> Path:
+    """The test's public key file and fast intervals, passed after the spec so they win."""
+    key_file = tmp_path / "id_ed25519.pub"
+    key_file.write_text(PUBLIC_KEY + "\n")
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text(yaml.safe_dump({
+        "lambda_cluster_ssh_public_key_file": str(key_file),
+        "lambda_cluster_launch_interval": 0,
+        "lambda_cluster_poll_interval": 0.05,
+        "lambda_cluster_wait_timeout": 60,
+    }))
+    return overrides
+
+
+def play(emulator: EmulatorProcess, tmp_path: Path, playbook: str, *arguments: str, key_in_env: bool = True,
+         timeout: float = 180) -> subprocess.CompletedProcess:
+    environment = emulator.environment()
+    if not key_in_env:
+        del environment["LAMBDA_API_KEY"]
+    env = ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", **environment)
+    return run_ansible(["ansible-playbook", playbook, *arguments], env=env, timeout=timeout)
+
+
+def recap(result: subprocess.CompletedProcess) -> dict:
+    found = RECAP.search(result.stdout)
+    assert found, result.stdout[-3000:] + result.stderr[-3000:]
+    return {name: int(value) for name, value in found.groupdict().items()}
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def instances(emulator: EmulatorProcess, statuses=LIVE) -> list:
+    return [item for item in emulator.control("GET", "state")["instances"] if item["status"] in statuses]
+
+
+def changing_requests(emulator: EmulatorProcess) -> list:
+    return [(record["method"], record["path"]) for record in emulator.requests() if record["method"] != "GET"]
+
+
+def tags(instance: dict) -> dict:
+    return {tag["key"]: tag["value"] for tag in instance.get("tags", [])}
+
+
+def add_key_and_other_cluster(emulator: EmulatorProcess) -> str:
+    """Another cluster's node, which neither playbook may touch; returns its id."""
+    [other] = emulator.seed([{"name": "other-server-1", "tags": {"k3s-cluster": "other", "k3s-role": "server"}}])
+    emulator.clear_requests()
+    return other
+
+
+# -- provision -------------------------------------------------------------------------------------
+
+def test_example_spec_provisions_reruns_unchanged_and_tears_down_without_leaking_the_key(emulator, tmp_path, spec_overrides):
+    other = add_key_and_other_cluster(emulator)
+    secrets = tmp_path / "secrets.yml"
+    secrets.write_text(yaml.safe_dump({"lambda_api_key": emulator.api_key}))
+
+    first = play(emulator, tmp_path, PROVISION, "-e", "@%s" % EXAMPLE_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % secrets,
+                 "-vvv", key_in_env=False)
+    assert recap(first)["failed"] == 0 and recap(first)["changed"] > 0, output(first)[-5000:]
+
+    nodes = {item["name"]: item for item in instances(emulator) if tags(item).get("k3s-cluster") == "demo"}
+    placement = {name: (item["instance_type"]["name"], item["region"]["name"]) for name, item in nodes.items()}
+    assert placement == {
+        "demo-server-1": ("cpu_4x_general", "us-east-1"),
+        "demo-gh200-1": ("gpu_1x_gh200", "us-east-3"),
+        "demo-a6000-1": ("gpu_1x_a6000", "us-west-1"),
+        "demo-a100-1": ("gpu_1x_a100", "us-south-1"),
+        "demo-a10-1": ("gpu_1x_a10", "us-east-1"),
+    }
+    assert all(item["status"] == "active" for item in nodes.values())
+    assert tags(nodes["demo-server-1"]) == {"k3s-cluster": "demo", "k3s-role": "server", "k3s-pool": "server"}
+    assert tags(nodes["demo-a100-1"]) == {"k3s-cluster": "demo", "k3s-role": "agent", "k3s-pool": "a100"}
+    assert nodes["demo-a10-1"]["hostname"] == "demo-a10-1" and nodes["demo-a10-1"]["ssh_key_names"] == ["demo-k3s-admin"]
+
+    state = emulator.control("GET", "state")
+    rulesets = {ruleset["region"]["name"]: ruleset for ruleset in state["firewall_rulesets"]}
+    assert sorted(rulesets) == ["us-east-1", "us-east-3", "us-south-1", "us-west-1"]
+    member_sources = sorted("%s/32" % item["ip"] for item in nodes.values())
+    for region, ruleset in rulesets.items():
+        assert ruleset["name"] == "demo-k3s-" + region
+        sources = sorted(rule["source_network"] for rule in ruleset["rules"] if rule["protocol"] == "all")
+        assert sources == member_sources, "every member may reach the nodes of %s" % region
+        admin = [(rule["port_range"], rule["source_network"]) for rule in ruleset["rules"] if rule["protocol"] == "tcp"]
+        assert sorted(admin) == [([22, 22], "203.0.113.0/24"), ([6443, 6443], "203.0.113.0/24")]
+        attached = sorted(name for name, item in nodes.items() if item["region"]["name"] == region)
+        assert sorted(name for name, item in nodes.items() if {"id": ruleset["id"]} in item["firewall_rulesets"]) == attached
+    assert "Total: $4.53 per hour for 5 nodes of cluster demo." in first.stdout
+    assert len(emulator.requests("POST", LAUNCH_PATH)) == 5
+
+    emulator.clear_requests()
+    second = play(emulator, tmp_path, PROVISION, "-e", "@%s" % EXAMPLE_SPEC, "-e", "@%s" % spec_overrides)
+    assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0, output(second)[-5000:]
+    assert changing_requests(emulator) == []
+
+    teardown = play(emulator, tmp_path, TEARDOWN, "-e", "@%s" % EXAMPLE_SPEC, "-e", "@%s" % spec_overrides,
+                    "-e", "lambda_teardown_confirm=demo", "-vvv")
+    assert recap(teardown)["failed"] == 0, output(teardown)[-5000:]
+    assert "Terminated 5 instances of cluster demo, which cost $4.53 per hour together." in teardown.stdout
+    assert [item["id"] for item in instances(emulator)] == [other]
+    state = emulator.control("GET", "state")
+    assert state["firewall_rulesets"] == [] and [key["name"] for key in state["ssh_keys"]] == ["demo-k3s-admin"]
+
+    for result in (first, second, teardown):
+        assert emulator.api_key not in output(result)
+        assert "jupyter" not in output(result)
+
+
+def test_check_mode_launches_nothing_and_reports_the_plan(emulator, tmp_path, spec_overrides):
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "--check", "--diff")
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert changing_requests(emulator) == []
+    assert "Would cost: $1.70 per hour for 3 nodes of cluster mini." in result.stdout
+    assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\(new\)\s+\$0\.75", result.stdout)
+    assert "mini-k3s-us-west-1" in result.stdout  # the ruleset diff
+
+
+def test_lost_launch_answers_mid_provision_leave_no_duplicates(emulator, tmp_path, spec_overrides):
+    # Launch 1 answers normally; launch 2 happens but answers 502, launch 3 happens but its connection
+    # drops. lambda_instance finds those instances by name instead of launching them again.
+    emulator.add_faults(
+        {"kind": "delay", "method": "POST", "path": "/instance-operations/launch", "after_side_effect": True},
+        {"kind": "error", "status": 502, "method": "POST", "path": "/instance-operations/launch", "after_side_effect": True},
+        {"kind": "drop", "method": "POST", "path": "/instance-operations/launch", "after_side_effect": True},
+    )
+    # This run also mounts a file system on the nodes of its region and gives the server pool its own image.
+    emulator.control("POST", "state", {"filesystems": [{"name": "shared", "region": "us-east-1"}]})
+    features = tmp_path / "features.yml"
+    features.write_text(yaml.safe_dump({
+        "lambda_cluster_file_systems": [{"name": "shared", "region": "us-east-1"}],
+        "lambda_cluster_node_pools": [
+            {"name": "server", "role": "server", "count": 1, "instance_types": ["cpu_4x_general"], "image": {"family": "ubuntu-22-04"}},
+            {"name": "a10", "role": "agent", "count": 2, "instance_types": ["gpu_1x_a10"], "regions": ["us-west-1", "us-east-1"]},
+        ],
+    }))
+    spec = ["-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % features]
+    emulator.clear_requests()
+    first = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(first)["failed"] == 0, output(first)[-5000:]
+    assert emulator.control("GET", "faults")["faults"] == []
+    nodes = {item["name"]: item for item in instances(emulator)}
+    assert sorted(nodes) == ["mini-a10-1", "mini-a10-2", "mini-server-1"]
+    assert len(emulator.requests("POST", LAUNCH_PATH)) == 3
+    assert {name: item["file_system_names"] for name, item in nodes.items()} == {
+        "mini-server-1": ["shared"], "mini-a10-1": [], "mini-a10-2": []}
+    launches = {record["body"]["name"]: record["body"] for record in emulator.requests("POST", LAUNCH_PATH)}
+    assert launches["mini-server-1"]["image"] == {"family": "ubuntu-22-04"} and "image" not in launches["mini-a10-1"]
+
+    # The admin address without a mask is stored as /32 and compares equal on the rerun.
+    [ruleset] = [item for item in emulator.control("GET", "state")["firewall_rulesets"] if item["region"]["name"] == "us-west-1"]
+    assert {"protocol": "tcp", "port_range": [22, 22], "source_network": "198.51.100.77/32",
+            "description": "SSH from an admin network"} in ruleset["rules"]
+
+    emulator.clear_requests()
+    second = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0, output(second)[-5000:]
+    assert changing_requests(emulator) == []
+
+
+def test_killed_provision_converges_on_rerun(emulator, tmp_path, spec_overrides):
+    emulator.control("POST", "config", {"boot_seconds": 100000})  # nodes stay booting: the run waits
+    spec = ["-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides]
+    env = ansible_env(tmp_path, HOME=str(tmp_path), **emulator.environment())
+    process = subprocess.Popen([str(PYTHON_BIN / "ansible-playbook"), PROVISION, *spec], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(emulator.requests("POST", LAUNCH_PATH)) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    launched_before_kill = len(emulator.requests("POST", LAUNCH_PATH))
+    assert launched_before_kill >= 2
+
+    emulator.control("POST", "config", {"boot_seconds": 10})
+    rerun = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(rerun)["failed"] == 0, output(rerun)[-5000:]
+    names = sorted(item["name"] for item in instances(emulator))
+    assert names == ["mini-a10-1", "mini-a10-2", "mini-server-1"]
+    assert len(emulator.requests("POST", LAUNCH_PATH)) == 3
+
+
+def test_no_capacity_fails_clearly_before_any_launch(emulator, tmp_path, spec_overrides):
+    emulator.control("POST", "capacity", [{"instance_type": "gpu_1x_a10", "region": region, "count": 0}
+                                          for region in ("us-east-1", "us-west-1")])
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides)
+    assert recap(result)["failed"] == 1
+    text = " ".join(result.stdout.split())
+    assert "Plan where each node runs" in text and "No capacity for instance types gpu_1x_a10" in text
+    assert emulator.requests("POST", LAUNCH_PATH) == []
+
+
+def test_quota_fails_clearly(emulator, tmp_path, spec_overrides):
+    emulator.control("POST", "config", {"instance_quota": 2})
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides)
+    assert recap(result)["failed"] == 1
+    assert "quota is exhausted" in result.stdout and "global/quota-exceeded" in result.stdout
+    assert len(instances(emulator)) == 2
+
+
+def test_invalid_spec_fails_before_any_api_call(emulator, tmp_path, spec_overrides):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(yaml.safe_dump({
+        "lambda_cluster_name": "Demo_1",
+        "lambda_cluster_admin_networks": ["10.0.0.5/8", "example.com"],
+        "lambda_cluster_extra_firewall_rules": [{"protocol": "icmp", "port_range": [1, 1], "source_network": "0.0.0.0/0"}],
+        "lambda_cluster_node_pools": [{"name": "gpu", "role": "agent", "count": 1, "instance_types": ["gpu_1x_a10"]}],
+    }))
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % bad)
+    assert recap(result)["failed"] == 1
+    text = " ".join(result.stdout.split())
+    for problem in ('lambda_cluster_name "Demo_1" must be', '"10.0.0.5/8" has host bits set', '"example.com" is not an IPv4',
+                    "icmp rules take no port_range", "needs at least one node in a pool with role server"):
+        assert problem in text, problem
+    assert emulator.requests() == []
+
+    missing = play(emulator, tmp_path, PROVISION, "-e", "lambda_cluster_name=x")
+    assert recap(missing)["failed"] == 1 and "missing required arguments" in missing.stdout
+    assert emulator.requests() == []
+
+
+# -- teardown ------------------------------------------------------------------------------------
+
+def seed_cluster(emulator: EmulatorProcess) -> dict:
+    """Two members of cluster mini (one untagged, matched by name), a ruleset, and another cluster's node."""
+    emulator.control("POST", "state", {"firewall_rulesets": [
+        {"id": "f" * 32, "name": "mini-k3s-us-east-1", "region": "us-east-1", "rules": []}]})
+    ids = emulator.seed([
+        {"name": "mini-server-1", "instance_type": "cpu_4x_general", "tags": {"k3s-cluster": "mini", "k3s-role": "server"},
+         "firewall_rulesets": ["f" * 32]},
+        {"name": "mini-a10-1", "instance_type": "gpu_1x_a10", "region": "us-west-1"},
+        {"name": "other-a10-1", "instance_type": "gpu_1x_a10", "tags": {"k3s-cluster": "other"}},
+    ])
+    emulator.clear_requests()
+    return dict(zip(("server", "agent", "other"), ids))
+
+
+@pytest.mark.parametrize("confirmation", [None, "", "other", "MINI"])
+def test_teardown_refuses_without_the_cluster_name_and_calls_nothing(emulator, tmp_path, confirmation):
+    seed_cluster(emulator)
+    arguments = ["-e", "lambda_cluster_name=mini"]
+    if confirmation is not None:
+        arguments += ["-e", "lambda_teardown_confirm=%s" % confirmation]
+    result = play(emulator, tmp_path, TEARDOWN, *arguments)
+    assert recap(result)["failed"] == 1
+    assert "Refusing to tear down" in result.stdout and "lambda_teardown_confirm=mini" in result.stdout
+    assert emulator.requests() == []
+    assert len(instances(emulator)) == 3
+
+
+def test_teardown_terminates_exactly_the_cluster(emulator, tmp_path):
+    seeded = seed_cluster(emulator)
+    check = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini", "--check")
+    assert recap(check)["failed"] == 0 and changing_requests(emulator) == []
+    assert "Would terminate 2 instances of cluster mini, which cost $0.95 per hour together." in check.stdout
+
+    result = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini",
+                  "-e", "lambda_cluster_poll_interval=0.05")
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert "Terminated 2 instances of cluster mini, which cost $0.95 per hour together." in result.stdout
+    assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\$0\.75", result.stdout)
+    assert [item["id"] for item in instances(emulator)] == [seeded["other"]]
+    terminated = [(record["body"] or {}).get("instance_ids") for record in emulator.requests("POST", "/instance-operations/terminate")]
+    assert sorted(sum(terminated, [])) == sorted([seeded["server"], seeded["agent"]])
+    state = emulator.control("GET", "state")
+    assert state["firewall_rulesets"] == []
+
+    again = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini")
+    assert recap(again)["changed"] == 0 and "Terminated 0 instances" in again.stdout
