@@ -21,6 +21,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     tags_dict,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types import gpu_facts
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import without_secrets
 
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
 QUOTA_EXCEEDED = "global/quota-exceeded"
@@ -29,7 +30,6 @@ QUOTA_EXCEEDED = "global/quota-exceeded"
 # satisfies state=present nor blocks a new launch under the same name. A preempted instance is
 # reclaimed capacity and cannot be restarted, hence it counts as gone too.
 GONE_STATUSES = frozenset(("terminated", "terminating", "preempted"))
-SECRET_FIELDS = ("jupyter_token", "jupyter_url")
 
 # Limits from InstanceLaunchRequest in the Lambda Cloud OpenAPI spec 1.8.3.
 NAME_MAX_LENGTH = 64
@@ -69,13 +69,6 @@ class DuplicateInstancesError(Exception):
 def is_live(instance: dict | None) -> bool:
     """True for an instance that exists and is not terminated, terminating or preempted."""
     return bool(instance) and instance.get("status") not in GONE_STATUSES
-
-
-def without_secrets(instance: dict | None) -> dict:
-    """A copy of the API object without the Jupyter token and URL (the URL embeds the token)."""
-    if not instance:
-        return {}
-    return {key: value for key, value in instance.items() if key not in SECRET_FIELDS}
 
 
 def same_name(instances: list, name: str, cluster: str | None) -> list:

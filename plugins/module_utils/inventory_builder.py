@@ -22,9 +22,9 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     k3s_role,
     tags_dict,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import SECRET_FIELDS
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import without_secrets as instance_without_secrets
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types import gpu_facts
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import SECRET_INSTANCE_FIELDS
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import without_secrets as instance_without_secrets
 
 TOP_GROUP = "lambda"
 CLUSTER_GROUP = "k3s_cluster"
@@ -128,7 +128,7 @@ def is_template(text) -> bool:
 
 
 def without_secrets(instances: list) -> list:
-    """Shallow copies of the instances without Jupyter credentials (SECRET_FIELDS), for hostvars and the cache.
+    """Shallow copies of the instances without Jupyter credentials (SECRET_INSTANCE_FIELDS), for hostvars and the cache.
 
     Entries that are not objects are dropped here, so nothing downstream has to guard against them.
     """
@@ -196,7 +196,7 @@ def host_variables(instance: dict, options: dict) -> dict:
         "k3s_role": k3s_role(instance, options["server_name_pattern"]),
     }
     if options["include_secrets"]:
-        for field in SECRET_FIELDS:
+        for field in SECRET_INSTANCE_FIELDS:
             values[field] = _text(instance.get(field))
     prefix = options["hostvars_prefix"] or ""
     return {prefix + key: value for key, value in values.items()}

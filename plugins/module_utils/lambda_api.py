@@ -54,6 +54,14 @@ _CODE_EXPLANATIONS = {
 
 _RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
 
+# Instance fields that are credentials: the Jupyter URL embeds the token.
+SECRET_INSTANCE_FIELDS = ("jupyter_token", "jupyter_url")
+
+
+def without_secrets(instance: dict | None) -> dict:
+    """The instance without its Jupyter credentials (empty for None)."""
+    return {key: value for key, value in (instance or {}).items() if key not in SECRET_INSTANCE_FIELDS}
+
 
 class LambdaAPIError(Exception):
     """A failure talking to the Lambda Cloud API, with a message fit to show a user.
@@ -146,11 +154,49 @@ def describe_error(code: str | None, status: int | None, message: str | None, su
     return lead + (": " + detail if detail else ".")
 
 
-class LaunchThrottle:
-    """Keeps launch requests at least ``interval`` seconds apart, across processes.
+class ControllerLock:
+    """An exclusive lock shared by every process on this controller, held in a small private file.
 
-    Every task of a play runs in its own process, so the spacing lives in a small lock file in a
-    private directory rather than in memory. The file holds a wall-clock timestamp and no secret.
+    Every task of a play runs in its own process, so coordination between them (launch spacing,
+    "look for the instance, then launch it") goes through files under ~/.ansible/tmp. The files
+    hold no secret; the directory is private to the user.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._handle = -1
+
+    def __enter__(self) -> ControllerLock:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        os.close(self._handle)
+
+    def read(self) -> str:
+        os.lseek(self._handle, 0, os.SEEK_SET)
+        return os.read(self._handle, 64).decode("ascii", "replace")
+
+    def write(self, text: str) -> None:
+        os.lseek(self._handle, 0, os.SEEK_SET)
+        os.ftruncate(self._handle, 0)
+        os.write(self._handle, text.encode("ascii"))
+
+
+def controller_lock_path(state_dir: str | None, name: str, api_url: str) -> str:
+    """One lock file per purpose and API address, in a private directory on the controller."""
+    directory = state_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp", "sophia.lambda_k3s")
+    digest = hashlib.sha256(api_url.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(directory, "%s-%s.lock" % (name, digest))
+
+
+class LaunchThrottle:
+    """Keeps launch requests at least ``interval`` seconds apart, across processes on the controller.
+
+    The lock file holds the wall-clock time of the last launch.
     """
 
     def __init__(self, interval: float = DEFAULT_LAUNCH_INTERVAL, api_url: str = DEFAULT_API_URL, state_dir: str | None = None,
@@ -158,14 +204,14 @@ class LaunchThrottle:
         self.interval = max(float(interval), 0.0)
         self._sleep = sleep
         self._clock = clock
-        directory = state_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp", "sophia.lambda_k3s")
-        digest = hashlib.sha256(api_url.encode("utf-8")).hexdigest()[:16]
-        self.path = os.path.join(directory, "launch-%s.stamp" % digest)
+        self._lock = ControllerLock(controller_lock_path(state_dir, "launch", api_url))
+
+    @property
+    def path(self) -> str:
+        return self._lock.path
 
     def __enter__(self) -> LaunchThrottle:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        self._lock.__enter__()
         wait = self._last_launch() + self.interval - self._clock()
         if wait > 0:
             self._sleep(min(wait, self.interval))
@@ -174,17 +220,13 @@ class LaunchThrottle:
     def __exit__(self, *exc_info) -> None:
         try:
             # The request went out (or was attempted): the next one waits from now either way.
-            os.lseek(self._handle, 0, os.SEEK_SET)
-            os.ftruncate(self._handle, 0)
-            os.write(self._handle, repr(self._clock()).encode("ascii"))
+            self._lock.write(repr(self._clock()))
         finally:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            os.close(self._handle)
+            self._lock.__exit__(*exc_info)
 
     def _last_launch(self) -> float:
-        os.lseek(self._handle, 0, os.SEEK_SET)
         try:
-            return float(os.read(self._handle, 64).decode("ascii") or 0)
+            return float(self._lock.read() or 0)
         except ValueError:
             return 0.0
 
@@ -210,12 +252,17 @@ class LambdaClient:
         self.retry = retry or RetryPolicy()
         self.key_source = key_source
         self.launch_throttle = LaunchThrottle(launch_interval, self.api_url, launch_state_dir)
+        self._state_dir = launch_state_dir
         self._log = log
         self._sleep = sleep
         self._clock = clock
         self._open = opener
         self._rng = rng or random.Random()
         self.request_count = 0
+
+    def controller_lock(self, name: str) -> ControllerLock:
+        """A lock named ``name`` for this API address, shared by every process on this controller."""
+        return ControllerLock(controller_lock_path(self._state_dir, name, self.api_url))
 
     # -- transport -------------------------------------------------------------------------
 

@@ -279,9 +279,6 @@ terminated_ids:
   sample: [0920582c7ff041399e34823a0be62549]
 """
 
-import fcntl
-import hashlib
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -302,9 +299,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch 
     regions_for_file_systems,
     single_match,
     unknown_instance_types,
-    without_secrets,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError, without_secrets
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
 
 # How often one placement is launched again after its answer was lost and the instance did not
@@ -349,7 +345,7 @@ class InstanceManager:
         else:
             # Looking for the instance and launching it happen under one lock, so two runs for the
             # same name on this controller cannot both find it absent and both launch it.
-            with CheckThenLaunchLock(self.client):
+            with self.client.controller_lock("present"):
                 existing = self._find_existing()
                 launched_id = self._launch() if existing is None else None
             if existing is None:
@@ -543,30 +539,6 @@ class InstanceManager:
     def _set_diff(self, before: dict, after: dict) -> None:
         if self.module._diff:
             self.result["diff"] = {"before": before, "after": after}
-
-
-class CheckThenLaunchLock:
-    """An exclusive lock, across processes on this controller, around 'look for the instance, launch it'.
-
-    One lock per API URL, next to the launch throttle's stamp file. Launches are serialised by the
-    throttle anyway, so holding this lock for the few requests before a launch costs no throughput.
-    Runs on different controllers are not covered: the API has no way to make a launch conditional.
-    """
-
-    def __init__(self, client):
-        digest = hashlib.sha256(client.api_url.encode("utf-8")).hexdigest()[:16]
-        self.path = os.path.join(os.path.dirname(client.launch_throttle.path), "present-%s.lock" % digest)
-        self._handle = None
-
-    def __enter__(self) -> CheckThenLaunchLock:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        os.close(self._handle)
 
 
 def _is_settled(instance: dict | None) -> bool:

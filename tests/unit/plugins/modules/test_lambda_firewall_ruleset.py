@@ -6,8 +6,7 @@ import copy
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from unit.plugins.modules.module_harness import run_module
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_firewall_ruleset
@@ -66,28 +65,10 @@ class FakeClient:
         return [call for call in self.calls if call[0] in MUTATING]
 
 
-class Finished(Exception):
-    def __init__(self, result: dict):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-
-
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
     params = dict(params, _ansible_check_mode=check_mode, _ansible_diff=diff)
-
-    def exit_json(self, **result):
-        raise Finished(result)
-
-    def fail_json(self, msg, **result):
-        raise Finished(dict(result, msg=msg, failed=True))
-
-    with patch_module_args(params), \
-            mock.patch.object(lambda_firewall_ruleset, "client_for", return_value=client), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
-        with pytest.raises(Finished) as finished:
-            lambda_firewall_ruleset.main()
-    return finished.value.result
+    with mock.patch.object(lambda_firewall_ruleset, "client_for", return_value=client):
+        return run_module(lambda_firewall_ruleset.main, params)
 
 
 def ruleset(rules, ruleset_id="fw0", name="demo-k3s-us-east-1", region="us-east-1", instance_ids=()):

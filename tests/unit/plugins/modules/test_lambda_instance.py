@@ -10,39 +10,15 @@ import json
 import threading
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.common.warnings import get_warning_messages
 from ansible.module_utils.testing import patch_module_args
 from lambda_emulator import Fault
+from unit.plugins.modules.module_harness import ModuleExit, run_module
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaClient
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_instance
 
 LAUNCH = "/instance-operations/launch"
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
-
-
-class _ModuleExit(Exception):
-    def __init__(self, result: dict):
-        super().__init__(result)
-        self.result = result
-
-
-@pytest.fixture(autouse=True)
-def _module_harness(monkeypatch, tmp_path):
-    """exit_json/fail_json raise instead of exiting; the launch throttle writes under tmp_path."""
-    def exit_json(self, **result):
-        result.setdefault("warnings", list(get_warning_messages()))
-        raise _ModuleExit(result)
-
-    def fail_json(self, msg, **result):
-        raise _ModuleExit(dict(result, failed=True, msg=msg))
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("LAMBDA_API_KEY", raising=False)
-    monkeypatch.delenv("LAMBDA_API_URL", raising=False)
 
 
 @pytest.fixture
@@ -58,9 +34,7 @@ def run(emu, check_mode=False, diff=False, **options) -> dict:
             "poll_interval": 0.02, "launch_interval": 0, "wait_timeout": 10, "max_retries": 2, "retry_max_delay": 0.05,
             "_ansible_check_mode": check_mode, "_ansible_diff": diff}
     args.update(options)
-    with patch_module_args(args), pytest.raises(_ModuleExit) as done:
-        lambda_instance.main()
-    return done.value.result
+    return run_module(lambda_instance.main, args)
 
 
 def launches(emu) -> int:
@@ -113,7 +87,7 @@ class TestPresent:
         def one_run():
             try:
                 lambda_instance.main()
-            except _ModuleExit as done:
+            except ModuleExit as done:
                 results.append(done.result)
 
         args = {"api_key": emu.api_key, "api_url": emu.url, "name": "demo-agent-1", "cluster": "demo", "regions": ["us-east-1"],

@@ -5,28 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from unit.plugins.modules.module_harness import run_module
 
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_instance_info
-
-
-class _ModuleExit(Exception):
-    def __init__(self, result: dict):
-        super().__init__(result)
-        self.result = result
-
-
-@pytest.fixture(autouse=True)
-def _module_harness(monkeypatch):
-    def exit_json(self, **result):
-        raise _ModuleExit(result)
-
-    def fail_json(self, msg, **result):
-        raise _ModuleExit(dict(result, failed=True, msg=msg))
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 @pytest.fixture
@@ -46,9 +27,7 @@ def emu(lambda_emulator):
 def run(emu, check_mode=False, **options) -> dict:
     args = {"api_key": emu.api_key, "api_url": emu.url, "_ansible_check_mode": check_mode}
     args.update(options)
-    with patch_module_args(args), pytest.raises(_ModuleExit) as done:
-        lambda_instance_info.main()
-    return done.value.result
+    return run_module(lambda_instance_info.main, args)
 
 
 def ids(result: dict) -> list:

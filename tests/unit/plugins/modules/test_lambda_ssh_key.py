@@ -7,8 +7,7 @@ import struct
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
+from unit.plugins.modules.module_harness import run_module
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_ssh_key
@@ -60,29 +59,10 @@ class FakeClient:
         return [call for call in self.calls if call[0] in MUTATING]
 
 
-class Finished(Exception):
-    def __init__(self, result: dict, failed: bool):
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
     params = dict(params, _ansible_check_mode=check_mode, _ansible_diff=diff)
-
-    def exit_json(self, **result):
-        raise Finished(result, False)
-
-    def fail_json(self, msg, **result):
-        raise Finished(dict(result, msg=msg, failed=True), True)
-
-    with patch_module_args(params), \
-            mock.patch.object(lambda_ssh_key, "client_for", return_value=client), \
-            mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
-            mock.patch.object(basic.AnsibleModule, "fail_json", fail_json):
-        with pytest.raises(Finished) as finished:
-            lambda_ssh_key.main()
-    return finished.value.result
+    with mock.patch.object(lambda_ssh_key, "client_for", return_value=client):
+        return run_module(lambda_ssh_key.main, params)
 
 
 def stored(name="admin", key=KEY_A, key_id="k1"):

@@ -1,0 +1,23 @@
+"""site.yml, the main job, as users run it: ansible-playbook site.yml -i inventories/lambda.py."""
+
+from __future__ import annotations
+
+from integration.helpers import EmulatorProcess, run_ansible
+
+
+def test_site_fails_clearly_when_the_inventory_cannot_load(emulator_process: EmulatorProcess, make_ansible_env) -> None:
+    env = make_ansible_env(**dict(emulator_process.environment(), LAMBDA_API_KEY="secret_wrong.key"))
+    result = run_ansible(["ansible-playbook", "site.yml", "-i", "inventories/lambda.py"], env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "The inventory has no hosts in k3s_cluster" in output
+    assert "invalid, expired or deleted" in output
+    assert "secret_wrong.key" not in output
+
+
+def test_site_fails_clearly_when_the_cluster_has_no_instance(emulator_process: EmulatorProcess, make_ansible_env) -> None:
+    env = make_ansible_env(**emulator_process.environment(), LAMBDA_K3S_CLUSTER="absent")
+    result = run_ansible(["ansible-playbook", "site.yml", "-i", "inventories/lambda.py"], env)
+    assert result.returncode != 0
+    assert "The inventory has no hosts in k3s_cluster" in result.stdout + result.stderr
+    assert emulator_process.count("GET", "/instances") == 1
