@@ -47,8 +47,7 @@ def test_off_spec_response_fails_the_test(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "lambda_emulator.fixtures", "-p", "no:cacheprovider",
          "--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path)],
-        capture_output=True, text=True, env=environment, timeout=60, cwd=tmp_path)
+        capture_output=True, text=True, env=environment, timeout=60, cwd=tmp_path, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 passed, 1 error" in result.stdout
     assert "filesystem-in-use" in result.stdout
-
