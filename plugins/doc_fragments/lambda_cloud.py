@@ -12,7 +12,9 @@ options:
   api_key:
     description:
       - Lambda Cloud API key, sent as a Bearer token.
-      - If not set, the value of the E(LAMBDA_API_KEY) environment variable is used.
+      - If not set, the value of the E(LAMBDA_API_KEY) environment variable is used, and without that the content of the
+        file the E(LAMBDA_API_KEY_FILE) environment variable names (only a path then reaches the environment, which tools
+        such as ansible-runner record in their artifacts).
       - The key is never logged or returned.
     type: str
   api_url:

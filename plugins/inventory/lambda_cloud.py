@@ -42,6 +42,8 @@ options:
       - Lambda Cloud API key, sent as a Bearer token.
       - Taken, in this order, from this option in the configuration file, the extra variable C(lambda_api_key)
         (C(--extra-vars lambda_api_key=...), for example from a vaulted vars file) or the E(LAMBDA_API_KEY) environment variable.
+      - Without any of those, the key is read from the file the E(LAMBDA_API_KEY_FILE) environment variable names
+        (for CI systems that mount secrets as files; tools such as ansible-runner record the environment in their artifacts).
       - May be a Jinja template rendered with the extra vars, for example C({{ vault_lambda_api_key }}) or a lookup.
         Keep literal keys out of files under version control.
       - The key is never displayed, logged or written to the inventory cache; only a short hash of it (with O(api_url)) is part of the
@@ -233,7 +235,12 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builde
     is_template,
     without_secrets,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import API_KEY_ENV, LambdaAPIError, client_from_options
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
+    API_KEY_ENV,
+    LambdaAPIError,
+    client_from_options,
+    key_from_environment,
+)
 
 try:
     from ansible.template import trust_as_template
@@ -303,7 +310,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _instances(self, source: str, use_cache: bool, include_secrets: bool) -> list:
         """The raw instance list, from the cache when allowed and present, otherwise from the API."""
-        api_key = self._templated("api_key")
+        api_key, key_source = self._api_key()
         api_url = self._templated("api_url")
         caching = bool(self.get_option("cache"))
         cache_key = self._cache_key(source, api_url, api_key, include_secrets)
@@ -315,7 +322,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if isinstance(cached, list):
                 self.display.vvv("lambda_cloud: using the cached instance list for %s" % source)
                 return cached
-        instances = self._fetch(api_key, api_url)
+        instances = self._fetch(api_key, key_source, api_url)
         if not include_secrets:
             instances = without_secrets(instances)
         if caching:
@@ -323,12 +330,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache_key_in_use = cache_key
         return instances
 
-    def _fetch(self, api_key: str | None, api_url: str | None) -> list:
+    def _fetch(self, api_key: str | None, key_source: str, api_url: str | None) -> list:
         options = {name: self.get_option(name) for name in CLIENT_OPTIONS}
         options.update(api_key=api_key, api_url=api_url)
         try:
-            client = client_from_options(options, log=lambda line: self.display.vvv("lambda_cloud: " + line))
-            client.key_source = self._key_source(api_key)
+            client = client_from_options(options, log=lambda line: self.display.vvv("lambda_cloud: " + line),
+                                         key_source=key_source)
             instances = client.list_instances()
         except LambdaAPIError as error:
             raise AnsibleParserError(str(error)) from None
@@ -387,17 +394,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raise AnsibleParserError("Could not render the hostnames entry %r: %s" % (template, error.message)) from None
             return None
 
-    def _key_source(self, api_key: str | None) -> str:
-        """Where the key came from, for the error message of a rejected key."""
+    def _api_key(self) -> tuple:
+        """The key and where it came from (for the message of a rejected key): the option, the
+        lambda_api_key variable, LAMBDA_API_KEY, or the file LAMBDA_API_KEY_FILE names."""
+        api_key = self._templated("api_key")
         if not api_key:
-            return "the %s environment variable" % API_KEY_ENV
+            try:
+                return key_from_environment()
+            except LambdaAPIError as error:
+                raise AnsibleParserError(str(error)) from None
         _value, origin = self.get_option_and_origin("api_key")
         origin = str(origin or "")
         if origin.startswith("env:"):
-            return "the %s environment variable" % API_KEY_ENV
+            return api_key, "the %s environment variable" % API_KEY_ENV
         if origin.startswith("var:"):
-            return "the lambda_api_key variable"
-        return "the api_key option"
+            return api_key, "the lambda_api_key variable"
+        return api_key, "the api_key option"
 
     # -- cache ---------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ from ansible.module_utils.urls import open_url
 
 DEFAULT_API_URL = "https://cloud.lambda.ai/api/v1"
 API_KEY_ENV = "LAMBDA_API_KEY"
+# A file holding the key, for CI systems that mount secrets as files: only the path reaches the
+# environment, which tools such as ansible-runner write into their artifacts.
+API_KEY_FILE_ENV = "LAMBDA_API_KEY_FILE"
 API_URL_ENV = "LAMBDA_API_URL"
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "sophia.lambda_k3s/" + COLLECTION_VERSION
@@ -453,23 +456,38 @@ class LambdaClient:
             self._sleep(poll_interval)
 
 
-def client_from_options(options: dict, log=None) -> LambdaClient:
+def client_from_options(options: dict, log=None, key_source: str = "the api_key option") -> LambdaClient:
     """Build a client from the options shared by the modules, the inventory plugin and the script.
 
     Keys: api_key, api_url, timeout, validate_certs, max_retries, retry_max_delay, launch_interval.
-    The key falls back to LAMBDA_API_KEY and the URL to LAMBDA_API_URL.
+    ``key_source`` says where a given api_key came from. Without one the key comes from
+    LAMBDA_API_KEY, else from the file LAMBDA_API_KEY_FILE names; the URL falls back to LAMBDA_API_URL.
     """
     api_key = options.get("api_key")
-    key_source = "the api_key option"
     if not api_key:
-        api_key = os.environ.get(API_KEY_ENV)
-        key_source = "the %s environment variable" % API_KEY_ENV
+        api_key, key_source = key_from_environment()
     retry = RetryPolicy(max_retries=int(_option(options, "max_retries", 5)),
                         max_delay=float(_option(options, "retry_max_delay", 30.0)))
     return LambdaClient(api_key, api_url=options.get("api_url") or os.environ.get(API_URL_ENV) or DEFAULT_API_URL,
                         timeout=float(_option(options, "timeout", 30)), validate_certs=bool(_option(options, "validate_certs", True)),
                         retry=retry, key_source=key_source, launch_interval=float(_option(options, "launch_interval", DEFAULT_LAUNCH_INTERVAL)),
                         log=log)
+
+
+def key_from_environment() -> tuple:
+    """(key or None, where it came from): LAMBDA_API_KEY, else the file LAMBDA_API_KEY_FILE names."""
+    if os.environ.get(API_KEY_ENV):
+        return os.environ[API_KEY_ENV], "the %s environment variable" % API_KEY_ENV
+    path = os.environ.get(API_KEY_FILE_ENV)
+    if not path:
+        return None, "the %s environment variable" % API_KEY_ENV
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            key = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise LambdaAPIError("Could not read the Lambda Cloud API key from %s (named by %s): %s."
+                             % (path, API_KEY_FILE_ENV, getattr(error, "strerror", None) or error)) from None
+    return key, "the file %s (named by %s)" % (path, API_KEY_FILE_ENV)
 
 
 def _option(options: dict, name: str, default):
@@ -479,7 +497,8 @@ def _option(options: dict, name: str, default):
 
 def _checked_key(api_key: str | None) -> str:
     if not api_key or not str(api_key).strip():
-        raise LambdaAPIError("No Lambda Cloud API key was given: set the api_key option or the %s environment variable." % API_KEY_ENV)
+        raise LambdaAPIError("No Lambda Cloud API key was given: set the api_key option, the %s environment variable, "
+                             "or %s to the path of a file holding the key." % (API_KEY_ENV, API_KEY_FILE_ENV))
     api_key = str(api_key).strip()
     if any(ord(char) < 33 or ord(char) == 127 for char in api_key):
         # A key with a newline or space would corrupt the Authorization header; say so without echoing it.

@@ -36,11 +36,9 @@ def client_for(module, **overrides) -> LambdaClient:
     options = dict(module.params)
     options.update(overrides)
     try:
-        client = client_from_options(options)
+        return client_from_options(options, key_source="the api_key option or the %s environment variable" % API_KEY_ENV)
     except LambdaAPIError as error:
         fail_for(module, error)
-    client.key_source = "the api_key option or the %s environment variable" % API_KEY_ENV
-    return client
 
 
 def fail_for(module, error: LambdaAPIError, **result) -> None:
