@@ -36,7 +36,7 @@ def normalise_source_network(value) -> str:
     """
     text = str(value if value is not None else "").strip()
     if not text:
-        raise RuleError("source_network is empty; give an IPv4 address or CIDR such as 203.0.113.0/24")
+        raise RuleError("the address is empty; give an IPv4 address or CIDR such as 203.0.113.0/24")
     candidate = text if "/" in text else text + "/32"
     try:
         return str(ipaddress.IPv4Network(candidate, strict=True))
@@ -45,8 +45,8 @@ def normalise_source_network(value) -> str:
     try:
         network = ipaddress.IPv4Network(candidate, strict=False)
     except ValueError:
-        raise RuleError("source_network %r is not an IPv4 address or CIDR (for example 203.0.113.0/24)" % text) from None
-    raise RuleError("source_network %r has host bits set; did you mean %s?" % (text, network))
+        raise RuleError('"%s" is not an IPv4 address or CIDR (for example 203.0.113.0/24)' % text) from None
+    raise RuleError('"%s" has host bits set; did you mean %s?' % (text, network))
 
 
 def normalise_rule(rule) -> dict:
@@ -66,7 +66,10 @@ def normalise_rule(rule) -> dict:
             raise RuleError("icmp rules take no port_range (got %r); remove it" % (port_range,))
     else:
         normalised["port_range"] = _checked_port_range(port_range, protocol)
-    normalised["source_network"] = normalise_source_network(rule.get("source_network"))
+    try:
+        normalised["source_network"] = normalise_source_network(rule.get("source_network"))
+    except RuleError as error:
+        raise RuleError("source_network: %s" % error) from None
     description = rule.get("description")
     description = "" if description is None else str(description)
     if len(description) > MAX_DESCRIPTION_LENGTH:

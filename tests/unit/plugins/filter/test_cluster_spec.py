@@ -1,0 +1,114 @@
+"""The filters that interpret provision.yml's cluster spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_spec import (
+    FilterModule,
+    admin_firewall_rules,
+    cluster_nodes,
+    cluster_spec_problems,
+    cluster_summary,
+    planned_regions,
+)
+
+
+@pytest.fixture
+def spec(tmp_path) -> dict:
+    key_file = tmp_path / "id.pub"
+    key_file.write_text("ssh-ed25519 AAAA admin\n")
+    return {
+        "name": "demo", "regions": ["us-east-1", "us-west-1"], "ssh_key_name": "admin", "ssh_public_key": None,
+        "ssh_public_key_file": str(key_file), "admin_networks": ["203.0.113.0/24"], "image": None,
+        "extra_firewall_rules": [{"protocol": "icmp", "source_network": "0.0.0.0/0", "description": "ping"}],
+        "node_pools": [
+            {"name": "server", "role": "server", "count": 1, "instance_types": ["cpu_4x_general"]},
+            {"name": "a10", "role": "agent", "count": 2, "instance_types": ["gpu_1x_a10"], "regions": ["us-south-1"],
+             "image": {"family": "lambda-stack-24-04"}, "tags": {"team": "ml"}},
+        ],
+    }
+
+
+def test_a_valid_spec_has_no_problem(spec) -> None:
+    assert cluster_spec_problems(spec) == []
+
+
+def test_every_problem_is_reported_at_once(spec) -> None:
+    spec.update(name="Demo_1", regions=[], admin_networks=["10.0.0.5/8", "example.com"], ssh_public_key="ssh-ed25519 AAAA x",
+                extra_firewall_rules=[{"protocol": "icmp", "port_range": [1, 1], "source_network": "0.0.0.0/0"}],
+                image={"id": "x", "family": "y"})
+    spec["node_pools"][0]["role"] = "agent"
+    spec["node_pools"][1].update(name="A10", count=-1, instance_types=[])
+    text = " ".join(cluster_spec_problems(spec))
+    for expected in ('lambda_cluster_name "Demo_1" must be', "lambda_cluster_regions must list at least one region",
+                     'lambda_cluster_admin_networks[0]: "10.0.0.5/8" has host bits set; did you mean 10.0.0.0/8?',
+                     'lambda_cluster_admin_networks[1]: "example.com" is not an IPv4 address',
+                     "Set exactly one of lambda_cluster_ssh_public_key", "icmp rules take no port_range",
+                     "an image must give exactly one of id and family", 'node pool name "A10" must be',
+                     "node pool A10: count must be 0 or more", "node pool A10: instance_types must list",
+                     "needs at least one node in a pool with role server"):
+        assert expected in text, expected
+
+
+def test_missing_key_file_and_overlong_names_are_problems(spec, tmp_path) -> None:
+    spec["ssh_public_key_file"] = str(tmp_path / "absent.pub")
+    spec["node_pools"][1]["name"] = "x" * 60
+    text = " ".join(cluster_spec_problems(spec))
+    assert "absent.pub does not exist on the controller" in text
+    assert "longer than the 63 characters a hostname allows" in text
+
+
+def test_pool_names_must_be_unique(spec) -> None:
+    spec["node_pools"][1]["name"] = "server"
+    assert "node pool names must be unique (got server, server)." in cluster_spec_problems(spec)
+
+
+def test_nodes_are_named_deterministically_with_pool_defaults(spec) -> None:
+    nodes = cluster_nodes(spec)
+    assert [node["name"] for node in nodes] == ["demo-server-1", "demo-a10-1", "demo-a10-2"]
+    server, agent = nodes[0], nodes[1]
+    assert server["regions"] == ["us-east-1", "us-west-1"] and server["image"] is None and server["role"] == "server"
+    assert server["tags"] == {"k3s-pool": "server"}
+    assert agent["regions"] == ["us-south-1"] and agent["image"] == {"family": "lambda-stack-24-04"}
+    assert agent["tags"] == {"team": "ml", "k3s-pool": "a10"}
+
+
+def test_a_pool_of_zero_has_no_node(spec) -> None:
+    spec["node_pools"][1]["count"] = 0
+    assert [node["name"] for node in cluster_nodes(spec)] == ["demo-server-1"]
+
+
+def test_admin_rules_open_ssh_and_the_k3s_api_only() -> None:
+    rules = admin_firewall_rules(["203.0.113.0/24"])
+    assert [(rule["protocol"], rule["port_range"], rule["source_network"]) for rule in rules] == [
+        ("tcp", [22, 22], "203.0.113.0/24"), ("tcp", [6443, 6443], "203.0.113.0/24")]
+
+
+PLAN = [
+    {"item": {"name": "demo-server-1"}, "instance": {"name": "demo-server-1", "region": {"name": "us-east-1"}}},
+    {"item": {"name": "demo-a10-1"}, "instance": {}, "launch": {"region": "us-south-1", "instance_type": "gpu_1x_a10"}},
+]
+
+
+def test_planned_regions_cover_existing_and_new_nodes() -> None:
+    assert planned_regions(PLAN) == {"demo-server-1": "us-east-1", "demo-a10-1": "us-south-1"}
+
+
+def test_summary_prices_members_and_planned_nodes() -> None:
+    members = [
+        {"name": "demo-server-1", "ip": "198.51.100.2", "region": {"name": "us-east-1"},
+         "instance_type": {"name": "cpu_4x_general", "price_cents_per_hour": 20}},
+        {"name": "demo-old-1", "region": {"name": "us-east-1"}, "instance_type": {"name": "gpu_1x_a10", "price_cents_per_hour": 75}},
+    ]
+    lines = cluster_summary(PLAN, members, {"gpu_1x_a10": 75}, "demo", would=True)
+    assert lines[0].split() == ["NAME", "TYPE", "REGION", "IP", "PRICE/H"]
+    assert lines[1].split() == ["demo-server-1", "cpu_4x_general", "us-east-1", "198.51.100.2", "$0.20"]
+    assert lines[2].split() == ["demo-a10-1", "gpu_1x_a10", "us-south-1", "(new)", "$0.75"]
+    assert lines[3] == "Would cost: $0.95 per hour for 2 nodes of cluster demo."
+    assert lines[4] == "Also in the cluster but not in the spec (left as they are): demo-old-1."
+
+
+def test_every_filter_is_registered() -> None:
+    assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "planned_regions",
+                                             "cluster_summary"}
