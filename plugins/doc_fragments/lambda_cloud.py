@@ -21,6 +21,7 @@ options:
     description:
       - Base URL of the Lambda Cloud API.
       - If not set, the value of the E(LAMBDA_API_URL) environment variable is used, then the default.
+      - Must be an C(https://) address; plain C(http://) is accepted only for this machine (a local emulator), since the key travels in a header.
     type: str
     default: https://cloud.lambda.ai/api/v1
   timeout:

@@ -56,6 +56,7 @@ options:
   api_url:
     description:
       - Base URL of the Lambda Cloud API. May be a Jinja template.
+      - Must be an C(https://) address; plain C(http://) is accepted only for this machine (a local emulator), since the key travels in a header.
     type: str
     default: https://cloud.lambda.ai/api/v1
     env:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import random
@@ -23,7 +24,7 @@ import time
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlparse
 
 from ansible.module_utils.urls import open_url
 
@@ -247,9 +248,7 @@ class LambdaClient:
                  launch_interval: float = DEFAULT_LAUNCH_INTERVAL, launch_state_dir: str | None = None,
                  log=None, sleep=time.sleep, clock=time.monotonic, opener=open_url, rng: random.Random | None = None):
         self._api_key = _checked_key(api_key)
-        self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
-        if not self.api_url.startswith(("https://", "http://")):
-            raise LambdaAPIError("The Lambda Cloud API URL must start with https:// (got %r)." % self.api_url)
+        self.api_url = _checked_url(api_url or DEFAULT_API_URL)
         self.timeout = timeout
         self.validate_certs = validate_certs
         self.retry = retry or RetryPolicy()
@@ -504,6 +503,26 @@ def _checked_key(api_key: str | None) -> str:
         # A key with a newline or space would corrupt the Authorization header; say so without echoing it.
         raise LambdaAPIError("The Lambda Cloud API key contains whitespace or control characters; check how it is set.")
     return api_key
+
+
+def _checked_url(api_url: str) -> str:
+    """The URL without a trailing slash; https only, except plain http to this machine (a local emulator),
+    because the key travels in a header that anyone on the path could read."""
+    parsed = urlparse(api_url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return api_url.rstrip("/")
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname or ""):
+        return api_url.rstrip("/")
+    raise LambdaAPIError("The Lambda Cloud API URL must be an https:// address (plain http only to this machine), got %r." % api_url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _segment(value: str) -> str:

@@ -62,3 +62,15 @@ def test_a_rejected_file_key_says_which_file(monkeypatch, tmp_path, lambda_emula
         client.list_instances()
     assert "The key came from the file %s" % (tmp_path / "key") in str(raised.value)
     assert "secret_wrong.key" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["https://cloud.lambda.ai/api/v1", "http://127.0.0.1:8910/api/v1", "http://localhost/api/v1",
+                                 "http://[::1]:80/api/v1"])
+def test_https_and_loopback_http_urls_are_accepted(url: str) -> None:
+    assert client_from_options({"api_key": KEY, "api_url": url + "/"}).api_url == url
+
+
+@pytest.mark.parametrize("url", ["http://cloud.lambda.ai/api/v1", "http://10.0.0.5/api/v1", "ftp://cloud.lambda.ai/", "cloud.lambda.ai"])
+def test_urls_that_would_expose_the_key_are_refused(url: str) -> None:
+    with pytest.raises(LambdaAPIError, match="must be an https:// address"):
+        client_from_options({"api_key": KEY, "api_url": url})
