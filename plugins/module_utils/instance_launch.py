@@ -94,6 +94,24 @@ def single_match(instances: list, name: str, cluster: str | None) -> dict | None
     return matches[0] if matches else None
 
 
+def match_by_id(instances: list, instance_id: str, cluster: str | None) -> tuple:
+    """(the live instance with this id, or None; [its id] while it is still terminating).
+
+    Raises ValueError when the instance exists but is not a member of ``cluster``: acting on it
+    would reach outside the cluster the caller named.
+    """
+    for instance in instances:
+        if instance.get("id") != instance_id:
+            continue
+        if cluster and not is_member(instance, cluster):
+            raise ValueError("instance %s (%s) is not a member of cluster %s; nothing was done"
+                             % (instance_id, instance.get("name") or "unnamed", cluster))
+        if instance.get("status") == "terminating":
+            return None, [instance_id]
+        return (instance if is_live(instance) else None), []
+    return None, []
+
+
 def dying_ids(instances: list, name: str, cluster: str | None) -> list:
     """Ids of same-named instances that are still terminating, which state=absent waits for."""
     return [instance["id"] for instance in same_name(instances, name, cluster) if instance.get("status") == "terminating"]
@@ -168,7 +186,10 @@ def option_problems(params: dict) -> list:
     problems = []
     name = params.get("name") or ""
     if not name.strip():
-        problems.append("name must not be empty")
+        if params.get("state", "present") == "present":
+            problems.append("name is required with state=present (instance_id only identifies an instance to terminate or restart)")
+        elif not params.get("instance_id"):
+            problems.append("name or instance_id must be given")
     if len(name) > NAME_MAX_LENGTH:
         problems.append("name must be at most %d characters (got %d)" % (NAME_MAX_LENGTH, len(name)))
     cluster = params.get("cluster")

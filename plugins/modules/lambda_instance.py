@@ -48,8 +48,14 @@ options:
     description:
       - Name of the instance. It must be unique within the O(cluster) (or within the account when O(cluster) is not set).
       - At most 64 characters.
+      - Required with O(state=present); with O(state=absent) or O(state=restarted), O(instance_id) may identify the instance instead.
     type: str
-    required: true
+  instance_id:
+    description:
+      - Id of the instance to terminate or restart, for instances that have no name or share one (O(name) is then only a label).
+      - With O(cluster) set, an instance that is not a member of that cluster is refused.
+      - Not used with O(state=present), which identifies instances by O(name).
+    type: str
   cluster:
     description:
       - Name of the K3s cluster the instance belongs to.
@@ -294,6 +300,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch 
     diff_view,
     dying_ids,
     launch_summary,
+    match_by_id,
     option_problems,
     placement_candidates,
     regions_for_file_systems,
@@ -317,7 +324,9 @@ class InstanceManager:
         self.module = module
         self.client = client
         self.params = module.params
-        self.name = self.params["name"]
+        # With instance_id the id identifies the instance and the name is only a label for messages.
+        self.instance_id = self.params.get("instance_id")
+        self.name = self.params["name"] or self.instance_id
         self.cluster = self.params["cluster"]
         self.result = {"changed": False, "instance": {}}
 
@@ -329,9 +338,15 @@ class InstanceManager:
             self.ensure_present()
             return self.result
         instances = self.client.list_instances()
-        existing = single_match(instances, self.name, self.cluster)
+        if self.instance_id:
+            try:
+                existing, dying = match_by_id(instances, self.instance_id, self.cluster)
+            except ValueError as error:
+                self.module.fail_json(msg="Cannot act on it: %s." % error, changed=False)
+        else:
+            existing, dying = single_match(instances, self.name, self.cluster), dying_ids(instances, self.name, self.cluster)
         if state == "absent":
-            self.ensure_absent(existing, dying_ids(instances, self.name, self.cluster))
+            self.ensure_absent(existing, dying)
         else:
             self.ensure_restarted(existing)
         return self.result
@@ -552,7 +567,8 @@ def _is_gone(instance: dict | None) -> bool:
 
 def main() -> None:
     argument_spec = lambda_argument_spec(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        instance_id=dict(type="str"),
         cluster=dict(type="str"),
         role=dict(type="str", choices=["server", "agent"]),
         state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),

@@ -316,3 +316,19 @@ def test_teardown_terminates_exactly_the_cluster(emulator, tmp_path):
 
     again = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini")
     assert recap(again)["changed"] == 0 and "Terminated 0 instances" in again.stdout
+
+
+def test_teardown_terminates_unnamed_and_same_named_members_by_id(emulator, tmp_path):
+    """Names are optional and not unique: teardown must still leave nothing of the cluster running."""
+    ids = emulator.seed([
+        {"name": "mini-a10-1", "instance_type": "gpu_1x_a10", "tags": {"k3s-cluster": "mini"}},
+        {"name": "mini-a10-1", "instance_type": "gpu_1x_a10", "tags": {"k3s-cluster": "mini"}},
+        {"instance_type": "cpu_4x_general", "tags": {"k3s-cluster": "mini"}},
+        {"name": "other-a10-1", "instance_type": "gpu_1x_a10", "tags": {"k3s-cluster": "other"}},
+    ])
+    emulator.clear_requests()
+    result = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini",
+                  "-e", "lambda_cluster_poll_interval=0.05")
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert "Terminated 3 instances of cluster mini" in result.stdout and "(unnamed)" in result.stdout
+    assert [item["id"] for item in instances(emulator)] == [ids[3]]

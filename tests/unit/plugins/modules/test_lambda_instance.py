@@ -383,6 +383,29 @@ class TestAbsent:
         result = run(emu, state="absent", regions=None, instance_types=None, ssh_key_name=None)
         assert result.get("changed") is True, result
 
+    def test_absent_by_id_terminates_one_of_several_namesakes(self, emu):
+        ids = emu.seed_instances([{"name": "demo-agent-1", "tags": {"k3s-cluster": "demo"}},
+                                  {"name": "demo-agent-1", "tags": {"k3s-cluster": "demo"}},
+                                  {"tags": {"k3s-cluster": "demo"}}])
+        assert run(emu, state="absent")["failed"] is True  # by name the duplicates are ambiguous
+        for instance_id in ids[1:]:
+            result = run(emu, state="absent", name=None, instance_id=instance_id)
+            assert result["changed"] is True and result["terminated_ids"] == [instance_id]
+        assert status_of(emu, ids[0]) == "active"
+        assert all(status_of(emu, instance_id) in ("terminated", "gone") for instance_id in ids[1:])
+        again = run(emu, state="absent", name=None, instance_id=ids[2])
+        assert again["changed"] is False
+
+    def test_absent_by_id_refuses_an_instance_outside_the_cluster(self, emu):
+        [other] = emu.seed_instances([{"name": "prod-agent-1", "tags": {"k3s-cluster": "prod"}}])
+        result = run(emu, state="absent", name=None, instance_id=other)
+        assert result["failed"] is True and "is not a member of cluster demo" in result["msg"]
+        assert emu.count("POST", "/instance-operations/terminate") == 0 and status_of(emu, other) == "active"
+
+    def test_present_needs_a_name(self, emu):
+        result = run(emu, name=None, instance_id="0" * 32)
+        assert result["failed"] is True and "name" in result["msg"] and launches(emu) == 0
+
 
 class TestRestarted:
     def test_restarts_an_active_instance(self, emu):
