@@ -24,7 +24,6 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types i
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import without_secrets
 
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
-QUOTA_EXCEEDED = "global/quota-exceeded"
 
 # Statuses of an instance that is gone or going: it never becomes active again, so it neither
 # satisfies state=present nor blocks a new launch under the same name. A preempted instance is

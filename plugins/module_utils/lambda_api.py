@@ -411,9 +411,6 @@ class LambdaClient:
     def delete_ssh_key(self, key_id: str) -> None:
         self.request("DELETE", "/ssh-keys/" + _segment(key_id))
 
-    def list_images(self) -> list:
-        return self.request("GET", "/images")
-
     def list_file_systems(self) -> list:
         return self.request("GET", "/file-systems")
 
