@@ -150,14 +150,27 @@ def admin_firewall_rules(networks: list) -> list[dict]:
             for network in networks for port, what in ADMIN_PORTS]
 
 
-def planned_regions(plan_results: list) -> dict:
-    """{node name: region} from lambda_instance check-mode results: where it is, or where it would go."""
-    regions = {}
+def ruleset_regions(plan_results: list) -> list[str]:
+    """The regions that need the cluster's firewall ruleset, from lambda_instance check-mode results.
+
+    An existing node needs one where it is. A missing node needs one in every region it may land in:
+    rulesets attach only at launch, and the launch must stay free to fall back to the next region
+    when capacity runs out between the plan and the launch.
+    """
+    regions = []
     for result in plan_results:
         instance = result.get("instance") or {}
-        region = (instance.get("region") or {}).get("name") if instance else (result.get("launch") or {}).get("region")
-        regions[result["item"]["name"]] = region
+        candidates = [(instance.get("region") or {}).get("name")] if instance else list(result["item"].get("regions") or [])
+        regions.extend(region for region in candidates if region and region not in regions)
     return regions
+
+
+def names_by_region(items: list) -> dict:
+    """[{name, region}, ...] (file systems of the spec) -> {region: [names]}."""
+    grouped = {}
+    for item in items or []:
+        grouped.setdefault(item["region"], []).append(item["name"])
+    return grouped
 
 
 def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False) -> list[str]:
@@ -209,6 +222,7 @@ class FilterModule:
             "cluster_spec_problems": cluster_spec_problems,
             "cluster_nodes": cluster_nodes,
             "admin_firewall_rules": admin_firewall_rules,
-            "planned_regions": planned_regions,
+            "ruleset_regions": ruleset_regions,
+            "names_by_region": names_by_region,
             "cluster_summary": cluster_summary,
         }

@@ -227,7 +227,10 @@ def launch_tags(user_tags: dict | None, cluster: str | None, role: str | None) -
 
 
 def build_launch_request(params: dict, placement: Placement) -> dict:
-    """The body of POST /instance-operations/launch for one instance at ``placement``."""
+    """The body of POST /instance-operations/launch for one instance at ``placement``.
+
+    The *_by_region options add the rulesets and file systems of the region it launches in.
+    """
     request = {
         "region_name": placement.region,
         "instance_type_name": placement.instance_type,
@@ -239,8 +242,9 @@ def build_launch_request(params: dict, placement: Placement) -> dict:
         request["tags"] = tags
     if params.get("hostname"):
         request["hostname"] = params["hostname"]
-    if params.get("file_system_names"):
-        request["file_system_names"] = list(params["file_system_names"])
+    file_systems = list(params.get("file_system_names") or []) + per_region(params.get("file_system_names_by_region")).get(placement.region, [])
+    if file_systems:
+        request["file_system_names"] = file_systems
     if params.get("file_system_mounts"):
         request["file_system_mounts"] = [{"mount_point": mount["mount_point"], "file_system_id": mount["file_system_id"]}
                                          for mount in params["file_system_mounts"]]
@@ -251,9 +255,20 @@ def build_launch_request(params: dict, placement: Placement) -> dict:
         request["image"] = {"family": image["family"]}
     if params.get("user_data") is not None:
         request["user_data"] = params["user_data"]
-    if params.get("firewall_ruleset_ids"):
-        request["firewall_rulesets"] = [{"id": ruleset_id} for ruleset_id in params["firewall_ruleset_ids"]]
+    ruleset_ids = list(params.get("firewall_ruleset_ids") or []) + per_region(params.get("firewall_ruleset_ids_by_region")).get(placement.region, [])
+    if ruleset_ids:
+        request["firewall_rulesets"] = [{"id": ruleset_id} for ruleset_id in ruleset_ids]
     return request
+
+
+def per_region(value: dict | None) -> dict:
+    """{region: [values]} from a *_by_region option, whose values may be one string or a list; empty
+    entries (a ruleset that only exists once check mode is over) are dropped."""
+    normalised = {}
+    for region, items in (value or {}).items():
+        items = [items] if isinstance(items, str) else list(items or [])
+        normalised[str(region)] = [str(item) for item in items if item]
+    return normalised
 
 
 def launch_summary(request: dict) -> dict:

@@ -140,6 +140,17 @@ options:
       - Ids of firewall rulesets to attach at launch. They must be in the region the instance launches in.
     type: list
     elements: str
+  file_system_names_by_region:
+    description:
+      - File systems to mount when the instance lands in a given region, as a mapping of region name to a file system name or a list.
+      - Unlike O(file_system_names), it does not narrow O(regions); an instance in a region without an entry mounts none.
+    type: dict
+  firewall_ruleset_ids_by_region:
+    description:
+      - Firewall rulesets to attach at launch, per region, as a mapping of region name to a ruleset id or a list of ids.
+      - Rulesets belong to one region and attach only at launch; with this mapping the instance can still go to whichever
+        of O(regions) has capacity and get that region's rules. Only the regions in the mapping are tried.
+    type: dict
   tags:
     description:
       - Extra tags to set at launch, merged with the C(k3s-cluster) and C(k3s-role) tags (which cannot be set here).
@@ -300,6 +311,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch 
     diff_view,
     dying_ids,
     launch_summary,
+    per_region,
     match_by_id,
     option_problems,
     placement_candidates,
@@ -329,6 +341,8 @@ class InstanceManager:
         self.name = self.params["name"] or self.instance_id
         self.cluster = self.params["cluster"]
         self.result = {"changed": False, "instance": {}}
+        # {region: ruleset ids} from firewall_ruleset_ids_by_region.
+        self._rulesets_by_region = per_region(self.params["firewall_ruleset_ids_by_region"])
 
     # -- states ------------------------------------------------------------------------------
 
@@ -513,8 +527,21 @@ class InstanceManager:
                              % ", ".join(unknown))
 
     def _launchable_regions(self) -> list:
-        """The requested regions, narrowed to the one holding the requested file systems."""
-        regions = list(self.params["regions"])
+        """The requested regions, narrowed to those firewall_ruleset_ids_by_region covers and to the one
+        holding the requested file systems."""
+        return self._regions_with_rulesets(self._regions_with_file_systems(list(self.params["regions"])))
+
+    def _regions_with_rulesets(self, regions: list) -> list:
+        if self.params["firewall_ruleset_ids_by_region"] is None:
+            return regions
+        narrowed = [region for region in regions if region in self._rulesets_by_region]
+        if not narrowed:
+            self.module.fail_json(msg="Cannot launch %s: firewall_ruleset_ids_by_region names rulesets for %s only, none of the regions %s."
+                                  % (self.name, ", ".join(sorted(self._rulesets_by_region)) or "no region", ", ".join(regions)),
+                                  changed=False)
+        return narrowed
+
+    def _regions_with_file_systems(self, regions: list) -> list:
         mounts = self.params["file_system_mounts"] or []
         if not self.params["file_system_names"] and not mounts:
             return regions
@@ -586,6 +613,8 @@ def main() -> None:
         ), mutually_exclusive=[("id", "family")], required_one_of=[("id", "family")]),
         user_data=dict(type="str"),
         firewall_ruleset_ids=dict(type="list", elements="str"),
+        firewall_ruleset_ids_by_region=dict(type="dict"),
+        file_system_names_by_region=dict(type="dict"),
         tags=dict(type="dict"),
         hostname=dict(type="str"),
         wait=dict(type="bool", default=True),

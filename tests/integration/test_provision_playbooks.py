@@ -123,7 +123,8 @@ def test_example_spec_provisions_reruns_unchanged_and_tears_down_without_leaking
 
     state = emulator.control("GET", "state")
     rulesets = {ruleset["region"]["name"]: ruleset for ruleset in state["firewall_rulesets"]}
-    assert sorted(rulesets) == ["us-east-1", "us-east-3", "us-south-1", "us-west-1"]
+    # A ruleset in every region of the spec: a node may land in any of them if capacity moves before its launch.
+    assert sorted(rulesets) == sorted(yaml.safe_load(EXAMPLE_SPEC.read_text())["lambda_cluster_regions"])
     member_sources = sorted("%s/32" % item["ip"] for item in nodes.values())
     for region, ruleset in rulesets.items():
         assert ruleset["name"] == "demo-k3s-" + region
@@ -161,6 +162,27 @@ def test_check_mode_launches_nothing_and_reports_the_plan(emulator, tmp_path, sp
     assert "Would cost: $1.70 per hour for 3 nodes of cluster mini." in result.stdout
     assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\(new\)\s+\$0\.75", result.stdout)
     assert "mini-k3s-us-west-1" in result.stdout  # the ruleset diff
+
+
+def test_capacity_lost_between_plan_and_launch_falls_back_to_the_next_region(emulator, tmp_path, spec_overrides):
+    """The plan saw capacity in us-east-1; by the launch it is gone. The node goes to us-west-1, with
+    us-west-1's ruleset, and the region's file system, instead of failing."""
+    emulator.add_faults({"kind": "error", "status": 400, "code": "instance-operations/launch/insufficient-capacity",
+                         "method": "POST", "path": "/instance-operations/launch"})
+    emulator.control("POST", "state", {"filesystems": [{"name": "west-data", "region": "us-west-1"}]})
+    one_server = tmp_path / "one_server.yml"
+    one_server.write_text(yaml.safe_dump({
+        "lambda_cluster_node_pools": [{"name": "server", "role": "server", "count": 1, "instance_types": ["cpu_4x_general"]}],
+        "lambda_cluster_file_systems": [{"name": "west-data", "region": "us-west-1"}],
+    }))
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % one_server)
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    [node] = instances(emulator)
+    assert node["name"] == "mini-server-1" and node["region"]["name"] == "us-west-1"
+    assert node["file_system_names"] == ["west-data"]
+    rulesets = {item["region"]["name"]: item["id"] for item in emulator.control("GET", "state")["firewall_rulesets"]}
+    assert node["firewall_rulesets"] == [{"id": rulesets["us-west-1"]}]
+    assert [record["status"] for record in emulator.requests("POST", LAUNCH_PATH)] == [400, 200]
 
 
 def test_lost_launch_answers_mid_provision_leave_no_duplicates(emulator, tmp_path, spec_overrides):

@@ -10,7 +10,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_spec import (
     cluster_nodes,
     cluster_spec_problems,
     cluster_summary,
-    planned_regions,
+    names_by_region,
+    ruleset_regions,
 )
 
 
@@ -86,13 +87,21 @@ def test_admin_rules_open_ssh_and_the_k3s_api_only() -> None:
 
 
 PLAN = [
-    {"item": {"name": "demo-server-1"}, "instance": {"name": "demo-server-1", "region": {"name": "us-east-1"}}},
-    {"item": {"name": "demo-a10-1"}, "instance": {}, "launch": {"region": "us-south-1", "instance_type": "gpu_1x_a10"}},
+    {"item": {"name": "demo-server-1", "regions": ["us-west-1", "us-east-1"]},
+     "instance": {"name": "demo-server-1", "region": {"name": "us-east-1"}}},
+    {"item": {"name": "demo-a10-1", "regions": ["us-south-1", "us-east-1", "us-west-2"]}, "instance": {},
+     "launch": {"region": "us-south-1", "instance_type": "gpu_1x_a10"}},
 ]
 
 
-def test_planned_regions_cover_existing_and_new_nodes() -> None:
-    assert planned_regions(PLAN) == {"demo-server-1": "us-east-1", "demo-a10-1": "us-south-1"}
+def test_rulesets_go_where_nodes_are_and_everywhere_a_new_node_may_land() -> None:
+    assert ruleset_regions(PLAN) == ["us-east-1", "us-south-1", "us-west-2"]
+
+
+def test_file_systems_are_grouped_by_region() -> None:
+    assert names_by_region([{"name": "data", "region": "us-east-1"}, {"name": "ckpt", "region": "us-east-1"},
+                            {"name": "eu", "region": "europe-central-1"}]) == {"us-east-1": ["data", "ckpt"], "europe-central-1": ["eu"]}
+    assert names_by_region(None) == {}
 
 
 def test_summary_prices_members_and_planned_nodes() -> None:
@@ -110,5 +119,5 @@ def test_summary_prices_members_and_planned_nodes() -> None:
 
 
 def test_every_filter_is_registered() -> None:
-    assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "planned_regions",
-                                             "cluster_summary"}
+    assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "ruleset_regions",
+                                             "names_by_region", "cluster_summary"}

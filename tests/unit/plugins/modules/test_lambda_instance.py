@@ -447,3 +447,29 @@ class TestSecrets:
     def test_invalid_key_message_does_not_echo_the_key(self, emu):
         result = run(emu, api_key="secret_wrong.key")
         assert result["failed"] and result["error_code"] == "global/invalid-api-key" and "secret_wrong.key" not in result["msg"]
+
+
+class TestRulesetsByRegion:
+    """Rulesets attach only at launch and belong to one region: the map keeps capacity fallback working."""
+
+    def rulesets(self, emu) -> dict:
+        rule = [{"protocol": "tcp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": "ssh"}]
+        return {region: emu.add_firewall_ruleset("demo-k3s-" + region, region, rule)["id"] for region in ("us-east-1", "us-west-1")}
+
+    def test_falls_back_to_the_next_region_with_that_regions_ruleset(self, emu):
+        ids = self.rulesets(emu)
+        emu.set_capacity("gpu_1x_a10", "us-east-1", 0)
+        result = run(emu, firewall_ruleset_ids_by_region=ids)
+        assert result["changed"] is True and result["launch"]["region"] == "us-west-1"
+        assert result["instance"]["firewall_rulesets"] == [{"id": ids["us-west-1"]}]
+
+    def test_only_regions_in_the_map_are_tried(self, emu):
+        ids = self.rulesets(emu)
+        result = run(emu, regions=["us-south-1"], firewall_ruleset_ids_by_region=ids)
+        assert result["failed"] is True and "names rulesets for us-east-1, us-west-1 only" in result["msg"]
+        assert launches(emu) == 0
+
+    def test_a_region_may_map_to_several_ids_or_none_yet(self, emu):
+        ids = self.rulesets(emu)
+        result = run(emu, regions=["us-east-1"], firewall_ruleset_ids_by_region={"us-east-1": [ids["us-east-1"], ""]}, check_mode=True)
+        assert result["launch"]["request"]["firewall_rulesets"] == [{"id": ids["us-east-1"]}] and launches(emu) == 0
