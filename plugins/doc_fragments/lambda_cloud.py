@@ -51,3 +51,13 @@ notes:
     These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)
     (or delegate them to C(localhost)) so the API key stays on the controller.
 """
+
+    # Every module is in the action group meta/runtime.yml defines.
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
+    support: full
+    membership:
+      - sophia.lambda_k3s.lambda_cloud
+"""

@@ -31,6 +31,7 @@ author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
     description: Can run in check mode and predict the change (including the chosen region and type) without making it.
@@ -38,11 +39,6 @@ attributes:
   diff_mode:
     description: Shows the name, status, region and instance type before and after the change.
     support: full
-  action_group:
-    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
-    support: full
-    membership:
-      - sophia.lambda_k3s.lambda_cloud
 options:
   name:
     description:

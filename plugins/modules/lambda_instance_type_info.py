@@ -17,6 +17,7 @@ author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
     description: The module only reads, so it runs normally in check mode.
@@ -24,11 +25,6 @@ attributes:
   diff_mode:
     description: The module changes nothing, so it has no diff to show.
     support: N/A
-  action_group:
-    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
-    support: full
-    membership:
-      - sophia.lambda_k3s.lambda_cloud
 options:
   names:
     description:

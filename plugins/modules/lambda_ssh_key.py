@@ -20,6 +20,7 @@ author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
     support: full
@@ -27,11 +28,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the stored and the desired key (name and public key).
-  action_group:
-    description: Use C(group/sophia.lambda_k3s.lambda_cloud) in C(module_defaults) to set the API options once.
-    support: full
-    membership:
-      - sophia.lambda_k3s.lambda_cloud
 options:
   name:
     description:
