@@ -15,6 +15,12 @@ ROLE_TAG = "k3s-role"
 ROLES = ("server", "agent")
 DEFAULT_SERVER_NAME_PATTERN = r"server|control"
 
+# Statuses of an instance that is gone or going: it never becomes active again, so it neither
+# counts as a node (nor satisfies state=present, nor blocks a new launch under its name) nor keeps
+# a place in the cluster's firewall rules (its address may be handed to somebody else). A
+# preempted instance is reclaimed capacity and cannot be restarted, hence it counts as gone too.
+GONE_STATUSES = frozenset(("terminated", "terminating", "preempted"))
+
 
 def tags_dict(instance: dict) -> dict:
     """The instance's tags as a plain dict; malformed entries are skipped, never fatal."""
@@ -34,6 +40,11 @@ def is_member(instance: dict, cluster: str | None) -> bool:
     if CLUSTER_TAG in tags:
         return tags[CLUSTER_TAG] == cluster
     return str(instance.get("name") or "").startswith(cluster + "-")
+
+
+def is_live(instance: dict | None) -> bool:
+    """True for an instance that exists and is not terminated, terminating or preempted."""
+    return bool(instance) and instance.get("status") not in GONE_STATUSES
 
 
 def k3s_role(instance: dict, server_name_pattern: str = DEFAULT_SERVER_NAME_PATTERN) -> str:

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_member
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_live, is_member
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 PORT_MIN = 1
 PORT_MAX = 65535
 MAX_DESCRIPTION_LENGTH = 128
 ALL_PORTS = [PORT_MIN, PORT_MAX]
-
-# Instances in these states hold no address worth trusting: a terminated member's IP may be
-# handed to somebody else, so it must leave the ruleset.
-_GONE_STATUSES = frozenset(("terminating", "terminated", "preempted"))
 
 
 class RuleError(ValueError):
@@ -164,7 +160,7 @@ def member_rules(instances, cluster: str) -> list:
     """
     by_address = {}
     for instance in instances or []:
-        if not is_member(instance, cluster) or instance.get("status") in _GONE_STATUSES:
+        if not is_member(instance, cluster) or not is_live(instance):
             continue
         address = instance.get("ip")
         if not address:

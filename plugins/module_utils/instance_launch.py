@@ -16,6 +16,7 @@ from collections import namedtuple
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     CLUSTER_TAG,
     ROLE_TAG,
+    is_live,
     is_member,
     k3s_role,
     tags_dict,
@@ -24,11 +25,6 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types i
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import without_secrets
 
 INSUFFICIENT_CAPACITY = "instance-operations/launch/insufficient-capacity"
-
-# Statuses of an instance that is gone or going: it never becomes active again, so it neither
-# satisfies state=present nor blocks a new launch under the same name. A preempted instance is
-# reclaimed capacity and cannot be restarted, hence it counts as gone too.
-GONE_STATUSES = frozenset(("terminated", "terminating", "preempted"))
 
 # Limits from InstanceLaunchRequest in the Lambda Cloud OpenAPI spec 1.8.3.
 NAME_MAX_LENGTH = 64
@@ -64,11 +60,6 @@ class DuplicateInstancesError(Exception):
 
 
 # -- instances ---------------------------------------------------------------------------------
-
-def is_live(instance: dict | None) -> bool:
-    """True for an instance that exists and is not terminated, terminating or preempted."""
-    return bool(instance) and instance.get("status") not in GONE_STATUSES
-
 
 def same_name(instances: list, name: str, cluster: str | None) -> list:
     """Every instance, whatever its status, named ``name`` among the cluster's members."""

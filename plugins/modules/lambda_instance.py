@@ -296,8 +296,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import GONE_STATUSES
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import (
-    GONE_STATUSES,
     INSUFFICIENT_CAPACITY,
     KNOWN_REGIONS,
     DuplicateInstancesError,
@@ -307,8 +307,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch 
     diff_view,
     dying_ids,
     launch_summary,
-    per_region,
     match_by_id,
+    per_region,
     option_problems,
     placement_candidates,
     regions_for_file_systems,

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     DEFAULT_SERVER_NAME_PATTERN,
+    is_live,
     is_member,
     k3s_role,
     tags_dict,
@@ -79,3 +80,13 @@ class TestK3sRole:
 
     def test_empty_pattern_makes_every_untagged_instance_an_agent(self):
         assert k3s_role(instance("demo-server-1"), "") == "agent"
+
+
+@pytest.mark.parametrize("status, live", [("active", True), ("booting", True), ("unhealthy", True), ("some-new-status", True),
+                                          ("terminating", False), ("terminated", False), ("preempted", False)])
+def test_only_gone_statuses_end_an_instances_life(status: str, live: bool) -> None:
+    assert is_live({"id": "a", "status": status}) is live
+
+
+def test_no_instance_is_not_live() -> None:
+    assert is_live(None) is False and is_live({}) is False
