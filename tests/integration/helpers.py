@@ -141,6 +141,10 @@ class EmulatorProcess:
     def count(self, method: str | None = None, path: str | None = None) -> int:
         return len(self.requests(method, path))
 
+    def changing_requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every logged request that is not a read: what check mode must never send."""
+        return [(record["method"], record["path"]) for record in self.requests() if record["method"] != "GET"]
+
     def clear_requests(self) -> None:
         self.control("DELETE", "requests")
 

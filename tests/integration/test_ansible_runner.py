@@ -30,27 +30,26 @@ def files_containing(root: Path, secret: str) -> list[str]:
     return found
 
 
-def test_provision_through_ansible_runner_keeps_the_key_out_of_its_artifacts(tmp_path: Path) -> None:
-    with EmulatorProcess(time_scale=0.01, rate_limit="0", launch_interval="0") as emulator:
-        key_file = tmp_path / "secrets" / "lambda_api_key"
-        key_file.parent.mkdir(mode=0o700)
-        key_file.write_text(emulator.api_key + "\n")
-        key_file.chmod(0o600)
-        public_key = tmp_path / "id_ed25519.pub"
-        public_key.write_text(PUBLIC_KEY + "\n")
-        overrides = tmp_path / "overrides.yml"
-        overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(public_key), "lambda_cluster_launch_interval": 0,
-                                             "lambda_cluster_poll_interval": 0.05, "lambda_cluster_wait_timeout": 60}))
-        environment = ansible_env(tmp_path, HOME=str(tmp_path), LAMBDA_API_URL=emulator.url, LAMBDA_API_KEY_FILE=str(key_file))
-        private_data_dir = tmp_path / "runner"
-        private_data_dir.mkdir(mode=0o700)
+def test_provision_through_ansible_runner_keeps_the_key_out_of_its_artifacts(emulator: EmulatorProcess, tmp_path: Path) -> None:
+    key_file = tmp_path / "secrets" / "lambda_api_key"
+    key_file.parent.mkdir(mode=0o700)
+    key_file.write_text(emulator.api_key + "\n")
+    key_file.chmod(0o600)
+    public_key = tmp_path / "id_ed25519.pub"
+    public_key.write_text(PUBLIC_KEY + "\n")
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(public_key), "lambda_cluster_launch_interval": 0,
+                                         "lambda_cluster_poll_interval": 0.05, "lambda_cluster_wait_timeout": 60}))
+    environment = ansible_env(tmp_path, HOME=str(tmp_path), LAMBDA_API_URL=emulator.url, LAMBDA_API_KEY_FILE=str(key_file))
+    private_data_dir = tmp_path / "runner"
+    private_data_dir.mkdir(mode=0o700)
 
-        run = ansible_runner.run(private_data_dir=str(private_data_dir), project_dir=str(REPO_ROOT), playbook="playbooks/provision.yml",
-                                 cmdline="-e @%s -e @%s -vvv" % (SMALL_SPEC, overrides), envvars=environment, quiet=True)
+    run = ansible_runner.run(private_data_dir=str(private_data_dir), project_dir=str(REPO_ROOT), playbook="playbooks/provision.yml",
+                             cmdline="-e @%s -e @%s -vvv" % (SMALL_SPEC, overrides), envvars=environment, quiet=True)
 
-        assert run.status == "successful", run.stdout.read()[-3000:]
-        launched = [item for item in emulator.control("GET", "state")["instances"] if item.get("status") != "terminated"]
-        assert launched, "the provision run launched nothing"
-        assert files_containing(private_data_dir, emulator.api_key) == []
-        assert any("LAMBDA_API_KEY_FILE" in path.read_text() for path in private_data_dir.rglob("command"))
-        assert not os.environ.get("LAMBDA_API_KEY")
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    launched = [item for item in emulator.control("GET", "state")["instances"] if item.get("status") != "terminated"]
+    assert launched, "the provision run launched nothing"
+    assert files_containing(private_data_dir, emulator.api_key) == []
+    assert any("LAMBDA_API_KEY_FILE" in path.read_text() for path in private_data_dir.rglob("command"))
+    assert not os.environ.get("LAMBDA_API_KEY")

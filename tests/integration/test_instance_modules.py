@@ -38,9 +38,8 @@ def _start_emulator(general_limit: bool = False, **options) -> EmulatorProcess:
     The general limit (1 request/s, scaled) is off unless asked for: the modules read the
     instances and the catalogue right before launching, so under that limit a launch can be
     answered 429 for the general limit, which these tests would count as a launch-window breach.
-    (EmulatorProcess's own rate_limit=0 default is dropped because 0 == False, hence "0".)
     """
-    options.setdefault("rate_limit", 1 if general_limit else "0")
+    options.setdefault("rate_limit", 1 if general_limit else 0)
     options.setdefault("launch_interval", 12)
     emulator = EmulatorProcess(time_scale=TIME_SCALE, **options).start()
     emulator.control("POST", "ssh-keys", {"name": "deploy", "public_key": DEPLOY_KEY})

@@ -30,19 +30,6 @@ LIVE = ("booting", "active", "unhealthy")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with EmulatorProcess(time_scale=0.01, rate_limit="0", launch_interval="0") as emulator:
-        yield emulator
-
-
-@pytest.fixture(autouse=True)
-def fresh_account(emulator):
-    emulator.reset()
-    emulator.control("DELETE", "faults")
-    emulator.clear_requests()
-
-
 @pytest.fixture
 def spec_overrides(tmp_path) -> Path:
     """The test's public key file and fast intervals, passed after the spec so they win."""
@@ -79,10 +66,6 @@ def output(result: subprocess.CompletedProcess) -> str:
 
 def instances(emulator: EmulatorProcess, statuses=LIVE) -> list:
     return [item for item in emulator.control("GET", "state")["instances"] if item["status"] in statuses]
-
-
-def changing_requests(emulator: EmulatorProcess) -> list:
-    return [(record["method"], record["path"]) for record in emulator.requests() if record["method"] != "GET"]
 
 
 def tags(instance: dict) -> dict:
@@ -140,7 +123,7 @@ def test_example_spec_provisions_reruns_unchanged_and_tears_down_without_leaking
     emulator.clear_requests()
     second = play(emulator, tmp_path, PROVISION, "-e", "@%s" % EXAMPLE_SPEC, "-e", "@%s" % spec_overrides)
     assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0, output(second)[-5000:]
-    assert changing_requests(emulator) == []
+    assert emulator.changing_requests() == []
 
     teardown = play(emulator, tmp_path, TEARDOWN, "-e", "@%s" % EXAMPLE_SPEC, "-e", "@%s" % spec_overrides,
                     "-e", "lambda_teardown_confirm=demo", "-vvv")
@@ -158,7 +141,7 @@ def test_example_spec_provisions_reruns_unchanged_and_tears_down_without_leaking
 def test_check_mode_launches_nothing_and_reports_the_plan(emulator, tmp_path, spec_overrides):
     result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "--check", "--diff")
     assert recap(result)["failed"] == 0, output(result)[-5000:]
-    assert changing_requests(emulator) == []
+    assert emulator.changing_requests() == []
     assert "Would cost: $1.70 per hour for 3 nodes of cluster mini." in result.stdout
     assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\(new\)\s+\$0\.75", result.stdout)
     assert "mini-k3s-us-west-1" in result.stdout  # the ruleset diff
@@ -224,7 +207,7 @@ def test_lost_launch_answers_mid_provision_leave_no_duplicates(emulator, tmp_pat
     emulator.clear_requests()
     second = play(emulator, tmp_path, PROVISION, *spec)
     assert recap(second)["changed"] == 0 and recap(second)["failed"] == 0, output(second)[-5000:]
-    assert changing_requests(emulator) == []
+    assert emulator.changing_requests() == []
 
 
 def test_killed_provision_converges_on_rerun(emulator, tmp_path, spec_overrides):
@@ -322,7 +305,7 @@ def test_teardown_refuses_without_the_cluster_name_and_calls_nothing(emulator, t
 def test_teardown_terminates_exactly_the_cluster(emulator, tmp_path):
     seeded = seed_cluster(emulator)
     check = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini", "--check")
-    assert recap(check)["failed"] == 0 and changing_requests(emulator) == []
+    assert recap(check)["failed"] == 0 and emulator.changing_requests() == []
     assert "Would terminate 2 instances of cluster mini, which cost $0.95 per hour together." in check.stdout
 
     result = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini",

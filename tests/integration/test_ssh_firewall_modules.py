@@ -28,20 +28,6 @@ PING = {"protocol": "icmp", "source_network": "0.0.0.0/0", "description": "Ping"
 RULESET = {"name": "demo-k3s-us-east-1", "region": "us-east-1"}
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    # rate limits off ("0": EmulatorProcess drops falsy values), time compressed
-    with EmulatorProcess(time_scale=0.01, rate_limit="0", launch_interval="0") as emulator:
-        yield emulator
-
-
-@pytest.fixture(autouse=True)
-def fresh_account(emulator):
-    emulator.reset()
-    emulator.control("DELETE", "faults")
-    emulator.clear_requests()
-
-
 def run_steps(emulator: EmulatorProcess, tmp_path: Path, playbook: str, steps: list, *flags: str) -> list:
     """Run the step playbook; return one result per step."""
     env = ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", **emulator.environment())
@@ -49,10 +35,6 @@ def run_steps(emulator: EmulatorProcess, tmp_path: Path, playbook: str, steps: l
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = json.loads(result.stdout)
     return output["plays"][0]["tasks"][0]["hosts"]["localhost"]["results"]
-
-
-def changing_requests(emulator: EmulatorProcess) -> list:
-    return [(record["method"], record["path"]) for record in emulator.requests() if record["method"] != "GET"]
 
 
 def terminate(emulator: EmulatorProcess, instance_ids: list) -> None:
@@ -85,7 +67,7 @@ def test_ssh_key_is_added_once_and_then_left_alone(emulator, tmp_path):
         ssh(public_key=KEY_A), ssh(public_key=KEY_A), ssh(public_key=KEY_A_OTHER_COMMENT)])
     assert [result["changed"] for result in results] == [True, False, False]
     assert results[0]["ssh_key"]["public_key"] == KEY_A and results[0]["ssh_key"]["id"]
-    assert changing_requests(emulator) == [("POST", "/api/v1/ssh-keys")]
+    assert emulator.changing_requests() == [("POST", "/api/v1/ssh-keys")]
     [stored] = emulator.control("GET", "state")["ssh_keys"]
     assert stored["public_key"] == KEY_A
 
@@ -97,7 +79,7 @@ def test_ssh_key_check_mode_reports_changes_but_makes_no_changing_call(emulator,
         ssh(name="new-key", public_key=KEY_B), ssh(public_key=KEY_B, force=True), ssh(state="absent")], "--check", "--diff")
     assert [result["changed"] for result in results] == [True, True, True]
     assert results[0]["diff"] == {"before": {}, "after": {"name": "new-key", "public_key": KEY_B}}
-    assert changing_requests(emulator) == []
+    assert emulator.changing_requests() == []
     assert [key["public_key"] for key in emulator.control("GET", "state")["ssh_keys"]] == [KEY_A]
 
 
@@ -114,7 +96,7 @@ def test_ssh_key_replacement_needs_force_and_absent_removes_it(emulator, tmp_pat
     assert "already exists in Lambda Cloud with different key material" in refused["msg"] and "force=true" in refused["msg"]
     assert results[2]["changed"] and results[2]["ssh_key"]["public_key"] == KEY_B
     assert [result["changed"] for result in results[3:]] == [True, False]
-    assert changing_requests(emulator) == [("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[0]["ssh_key"]["id"]),
+    assert emulator.changing_requests() == [("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[0]["ssh_key"]["id"]),
                                            ("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[2]["ssh_key"]["id"])]
     assert emulator.control("GET", "state")["ssh_keys"] == []
 
@@ -160,7 +142,7 @@ def test_ruleset_is_created_then_unchanged_whatever_the_order(emulator, tmp_path
     assert [result["changed"] for result in results] == [True, False, False]
     created = results[0]["firewall_ruleset"]
     assert created["region"] == "us-east-1" and created["instance_ids"] == [] and len(created["rules"]) == 3
-    assert changing_requests(emulator) == [("POST", "/api/v1/firewall-rulesets")]
+    assert emulator.changing_requests() == [("POST", "/api/v1/firewall-rulesets")]
 
 
 def test_ruleset_rules_are_patched_when_they_differ(emulator, tmp_path):
@@ -173,7 +155,7 @@ def test_ruleset_rules_are_patched_when_they_differ(emulator, tmp_path):
     assert results[1]["diff"]["before"]["rules"] == [SSH]
     assert dict(K3S_API, source_network="198.51.100.7/32") in results[1]["diff"]["after"]["rules"]
     ruleset_id = results[0]["firewall_ruleset"]["id"]
-    assert changing_requests(emulator) == [("POST", "/api/v1/firewall-rulesets"), ("PATCH", "/api/v1/firewall-rulesets/" + ruleset_id)]
+    assert emulator.changing_requests() == [("POST", "/api/v1/firewall-rulesets"), ("PATCH", "/api/v1/firewall-rulesets/" + ruleset_id)]
     [stored] = stored_rulesets(emulator)
     assert dict(K3S_API, source_network="198.51.100.7/32") in stored["rules"]
 
@@ -185,7 +167,7 @@ def test_ruleset_check_mode_makes_no_changing_call(emulator, tmp_path):
         ruleset(rules=[SSH, K3S_API]), ruleset(region="us-west-1", rules=[SSH]), ruleset(state="absent")], "--check")
     assert [result["changed"] for result in results] == [True, True, True]
     assert results[1]["firewall_ruleset"]["id"] is None
-    assert changing_requests(emulator) == []
+    assert emulator.changing_requests() == []
     [stored] = stored_rulesets(emulator)
     assert stored["rules"] == [SSH]
 
