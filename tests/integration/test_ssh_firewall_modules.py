@@ -97,7 +97,7 @@ def test_ssh_key_replacement_needs_force_and_absent_removes_it(emulator, tmp_pat
     assert results[2]["changed"] and results[2]["ssh_key"]["public_key"] == KEY_B
     assert [result["changed"] for result in results[3:]] == [True, False]
     assert emulator.changing_requests() == [("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[0]["ssh_key"]["id"]),
-                                           ("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[2]["ssh_key"]["id"])]
+                                            ("POST", "/api/v1/ssh-keys"), ("DELETE", "/api/v1/ssh-keys/" + results[2]["ssh_key"]["id"])]
     assert emulator.control("GET", "state")["ssh_keys"] == []
 
 
