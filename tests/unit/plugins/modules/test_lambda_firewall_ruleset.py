@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-from unittest import mock
 
 import pytest
-from unit.plugins.modules.module_harness import run_module
+from unit.plugins.modules.module_harness import RecordingClient, run_with_client
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_firewall_ruleset
@@ -17,22 +16,16 @@ API = {"protocol": "tcp", "port_range": [6443, 6443], "source_network": "203.0.1
 IN_USE = LambdaAPIError("The firewall ruleset is still attached to an instance", code="firewall-rulesets/firewall-ruleset-in-use", status=400)
 
 
-class FakeClient:
+class FakeClient(RecordingClient):
     """The firewall ruleset and instance calls of LambdaClient, on dicts, recording every call."""
 
+    MUTATING = MUTATING
+
     def __init__(self, rulesets=(), instances=()):
+        super().__init__()
         self.rulesets = {ruleset["id"]: copy.deepcopy(ruleset) for ruleset in rulesets}
         self.instances = [copy.deepcopy(instance) for instance in instances]
-        self.calls = []
-        self.errors = {}
         self.lose_create_answer = False
-        self._next = 0
-
-    def _call(self, name, *args):
-        self.calls.append((name,) + args)
-        error = self.errors.pop(name, None)
-        if error is not None:
-            raise error
 
     def list_firewall_rulesets(self):
         self._call("list_firewall_rulesets")
@@ -61,14 +54,9 @@ class FakeClient:
         self._call("delete_firewall_ruleset", ruleset_id)
         del self.rulesets[ruleset_id]
 
-    def mutations(self):
-        return [call for call in self.calls if call[0] in MUTATING]
-
 
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
-    params = dict(params, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with mock.patch.object(lambda_firewall_ruleset, "client_for", return_value=client):
-        return run_module(lambda_firewall_ruleset.main, params)
+    return run_with_client(lambda_firewall_ruleset, client, check_mode, diff, **params)
 
 
 def ruleset(rules, ruleset_id="fw0", name="demo-k3s-us-east-1", region="us-east-1", instance_ids=()):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import struct
-from unittest import mock
 
 import pytest
-from unit.plugins.modules.module_harness import run_module
+from unit.plugins.modules.module_harness import RecordingClient, run_with_client
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_ssh_key
@@ -23,20 +22,14 @@ KEY_B = public_key(2)
 MUTATING = ("add_ssh_key", "delete_ssh_key")
 
 
-class FakeClient:
+class FakeClient(RecordingClient):
     """The three SSH key calls of LambdaClient, on a dict, recording every call."""
 
-    def __init__(self, keys=()):
-        self.keys = {key["id"]: dict(key) for key in keys}
-        self.calls = []
-        self.errors = {}
-        self._next = 0
+    MUTATING = MUTATING
 
-    def _call(self, name, *args):
-        self.calls.append((name,) + args)
-        error = self.errors.pop(name, None)
-        if error is not None:
-            raise error
+    def __init__(self, keys=()):
+        super().__init__()
+        self.keys = {key["id"]: dict(key) for key in keys}
 
     def list_ssh_keys(self):
         self._call("list_ssh_keys")
@@ -55,14 +48,9 @@ class FakeClient:
         self._call("delete_ssh_key", key_id)
         del self.keys[key_id]
 
-    def mutations(self):
-        return [call for call in self.calls if call[0] in MUTATING]
-
 
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
-    params = dict(params, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with mock.patch.object(lambda_ssh_key, "client_for", return_value=client):
-        return run_module(lambda_ssh_key.main, params)
+    return run_with_client(lambda_ssh_key, client, check_mode, diff, **params)
 
 
 def stored(name="admin", key=KEY_A, key_id="k1"):
