@@ -36,6 +36,9 @@ apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# The Python the sanity tests run on (the controller's; see pyproject.toml).
+sanity_python=3.11
+
 run_lint() {
   ansible-lint --profile production "${extra[@]}"
 }
@@ -50,7 +53,7 @@ run_sanity() {
   prepare_ansible_test_pip
   # Without shellcheck, ansible-test skips its shell-script test with only a warning.
   command -v shellcheck >/dev/null || apt_install shellcheck || return 1
-  (cd "$copy" && ansible-test sanity --python 3.11 --requirements --color no "${extra[@]}")
+  (cd "$copy" && ansible-test sanity --python "$sanity_python" --requirements --color no "${extra[@]}")
 }
 
 prepare_ansible_test_pip() {
@@ -58,9 +61,13 @@ prepare_ansible_test_pip() {
   # that is not reachable here, with PIP_CONFIG_FILE=/dev/null. This stand-in does the same job
   # with the interpreter's bundled pip and the system CA bundle.
   local version
-  version=$(python - <<'PY'
+  # The pip version ansible-test pins for the sanity Python; 24.2 (ansible-core 2.19) should its
+  # internal API ever move.
+  version=$(python - "$sanity_python" <<'PY'
+import sys
+from types import SimpleNamespace
 from ansible_test._internal.python_requirements import get_venv_packages
-print(get_venv_packages(None)["pip"].replace(".", "_"))
+print(get_venv_packages(SimpleNamespace(version=sys.argv[1]))["pip"].replace(".", "_"))
 PY
 ) || version=24_2
   local script="$HOME/.ansible/test/cache/get_pip_${version}.py"
