@@ -46,6 +46,15 @@ options:
       - Longest wait in seconds between two retries.
     type: float
     default: 30
+  request_interval:
+    description:
+      - Seconds kept between two API requests from this controller to the same O(api_url), counted across every task and
+        host running at the same time, so parallel hosts queue for Lambda's limit of about one request per second instead of
+        meeting HTTP 429.
+      - If not set, the value of the E(LAMBDA_REQUEST_INTERVAL) environment variable is used, then the default.
+      - V(0) turns the pacing off.
+    type: float
+    default: 1
 notes:
   - >-
     These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)

@@ -82,6 +82,16 @@ options:
       - Longest wait in seconds between two retries.
     type: float
     default: 30
+  request_interval:
+    description:
+      - Seconds kept between two API requests from this controller to the same O(api_url), shared with the modules of this
+        collection (Lambda allows about one request per second). An inventory load makes one request, so this only waits
+        when another request was made less than this long ago.
+      - V(0) turns the pacing off.
+    type: float
+    default: 1
+    env:
+      - name: LAMBDA_REQUEST_INTERVAL
   statuses:
     description:
       - Only instances whose status is in this list become hosts. An empty list keeps every status, including values this plugin
@@ -257,7 +267,7 @@ else:  # ansible-core >= 2.19: only trusted strings are templates, and API data 
 CONFIG_SUFFIXES = ("lambda_cloud.yml", "lambda_cloud.yaml")
 
 # Options handed to the API client and to the inventory builder, by name.
-CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "retry_max_delay")
+CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "retry_max_delay", "request_interval")
 BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "tags", "hostnames", "duplicate_hostnames", "connect_with",
                    "hostvars_prefix", "include_secrets", "server_name_pattern", "default_user")
 

@@ -37,8 +37,14 @@ API_URL_ENV = "LAMBDA_API_URL"
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "sophia.lambda_k3s/" + COLLECTION_VERSION
 
-# Lambda documents one launch request per 12 seconds (five per minute).
+# Lambda documents one launch request per 12 seconds (five per minute), and one request per
+# second for everything else.
 DEFAULT_LAUNCH_INTERVAL = 12.0
+DEFAULT_REQUEST_INTERVAL = 1.0
+REQUEST_INTERVAL_ENV = "LAMBDA_REQUEST_INTERVAL"
+# A reserved slot further ahead than this many intervals can only come from a wall clock that
+# jumped back (or a stale file): it is ignored rather than waited for.
+_MAX_QUEUED_INTERVALS = 60
 
 # Clear sentences for the error codes the spec documents. The API's own message and
 # suggestion are appended because they carry the specifics (which key, which region).
@@ -184,6 +190,13 @@ class ControllerLock:
         os.lseek(self._handle, 0, os.SEEK_SET)
         return os.read(self._handle, 64).decode("ascii", "replace")
 
+    def read_time(self) -> float:
+        """The timestamp the file holds, or 0 when it is empty or unreadable."""
+        try:
+            return float(self.read() or 0)
+        except ValueError:
+            return 0.0
+
     def write(self, text: str) -> None:
         os.lseek(self._handle, 0, os.SEEK_SET)
         os.ftruncate(self._handle, 0)
@@ -216,7 +229,7 @@ class LaunchThrottle:
 
     def __enter__(self) -> LaunchThrottle:
         self._lock.__enter__()
-        wait = self._last_launch() + self.interval - self._clock()
+        wait = self._lock.read_time() + self.interval - self._clock()
         if wait > 0:
             self._sleep(min(wait, self.interval))
         return self
@@ -228,11 +241,41 @@ class LaunchThrottle:
         finally:
             self._lock.__exit__(*exc_info)
 
-    def _last_launch(self) -> float:
-        try:
-            return float(self._lock.read() or 0)
-        except ValueError:
-            return 0.0
+
+class RequestPacer:
+    """Spaces every API request ``interval`` seconds apart, across processes on the controller.
+
+    Several hosts' tasks call the API at once (one process each), and Lambda allows about one
+    request per second. Each request reserves the next free slot under the lock, then waits for
+    it with the lock released, so a queue of processes drains at the allowed rate instead of
+    meeting HTTP 429 and backing off. The lock file holds the last reserved slot (wall clock).
+    """
+
+    def __init__(self, interval: float = DEFAULT_REQUEST_INTERVAL, api_url: str = DEFAULT_API_URL, state_dir: str | None = None,
+                 sleep=time.sleep, clock=time.time):
+        self.interval = max(float(interval), 0.0)
+        self._sleep = sleep
+        self._clock = clock
+        self._path = controller_lock_path(state_dir, "requests", api_url)
+
+    def wait_for_slot(self) -> float:
+        """Reserve the next free slot and sleep until it comes; return the slot (wall-clock time)."""
+        now = self._clock()
+        slot = self.reserve_slot(now)
+        if slot > now:
+            self._sleep(slot - now)
+        return slot
+
+    def reserve_slot(self, now: float) -> float:
+        """Claim the first moment at least ``interval`` after every slot claimed before, from ``now`` on."""
+        if not self.interval:
+            return now
+        with ControllerLock(self._path) as lock:
+            slot = max(now, lock.read_time() + self.interval)
+            if slot - now > self.interval * _MAX_QUEUED_INTERVALS:
+                slot = now
+            lock.write(repr(slot))
+        return slot
 
 
 class LambdaClient:
@@ -245,16 +288,18 @@ class LambdaClient:
 
     def __init__(self, api_key: str | None, api_url: str | None = None, timeout: float = 30, validate_certs: bool = True,
                  retry: RetryPolicy | None = None, key_source: str = "the api_key option",
-                 launch_interval: float = DEFAULT_LAUNCH_INTERVAL, launch_state_dir: str | None = None,
-                 log=None, sleep=time.sleep, clock=time.monotonic, opener=open_url, rng: random.Random | None = None):
+                 launch_interval: float = DEFAULT_LAUNCH_INTERVAL, state_dir: str | None = None,
+                 request_interval: float = DEFAULT_REQUEST_INTERVAL, log=None, sleep=time.sleep, clock=time.monotonic, opener=open_url,
+                 rng: random.Random | None = None):
         self._api_key = _checked_key(api_key)
         self.api_url = _checked_url(api_url or DEFAULT_API_URL)
         self.timeout = timeout
         self.validate_certs = validate_certs
         self.retry = retry or RetryPolicy()
         self.key_source = key_source
-        self.launch_throttle = LaunchThrottle(launch_interval, self.api_url, launch_state_dir)
-        self._state_dir = launch_state_dir
+        self.launch_throttle = LaunchThrottle(launch_interval, self.api_url, state_dir)
+        self.pacer = RequestPacer(request_interval, self.api_url, state_dir, sleep=sleep)
+        self._state_dir = state_dir
         self._log = log
         self._sleep = sleep
         self._clock = clock
@@ -285,6 +330,7 @@ class LambdaClient:
         started = self._clock()
         retry_number = 0
         while True:
+            self.pacer.wait_for_slot()
             try:
                 return self._send_once(method, path, url, payload)
             except LambdaAPIError as error:
@@ -455,9 +501,11 @@ class LambdaClient:
 def client_from_options(options: dict, log=None, key_source: str = "the api_key option") -> LambdaClient:
     """Build a client from the options shared by the modules, the inventory plugin and the script.
 
-    Keys: api_key, api_url, timeout, validate_certs, max_retries, retry_max_delay, launch_interval.
+    Keys: api_key, api_url, timeout, validate_certs, max_retries, retry_max_delay, launch_interval,
+    request_interval.
     ``key_source`` says where a given api_key came from. Without one the key comes from
-    LAMBDA_API_KEY, else from the file LAMBDA_API_KEY_FILE names; the URL falls back to LAMBDA_API_URL.
+    LAMBDA_API_KEY, else from the file LAMBDA_API_KEY_FILE names; the URL falls back to LAMBDA_API_URL
+    and request_interval to LAMBDA_REQUEST_INTERVAL.
     """
     api_key = options.get("api_key")
     if not api_key:
@@ -467,7 +515,7 @@ def client_from_options(options: dict, log=None, key_source: str = "the api_key 
     return LambdaClient(api_key, api_url=options.get("api_url") or os.environ.get(API_URL_ENV) or DEFAULT_API_URL,
                         timeout=float(_option(options, "timeout", 30)), validate_certs=bool(_option(options, "validate_certs", True)),
                         retry=retry, key_source=key_source, launch_interval=float(_option(options, "launch_interval", DEFAULT_LAUNCH_INTERVAL)),
-                        log=log)
+                        request_interval=_request_interval(options), log=log)
 
 
 def key_from_environment() -> tuple:
@@ -484,6 +532,17 @@ def key_from_environment() -> tuple:
         raise LambdaAPIError("Could not read the Lambda Cloud API key from %s (named by %s): %s."
                              % (path, API_KEY_FILE_ENV, getattr(error, "strerror", None) or error)) from None
     return key, "the file %s (named by %s)" % (path, API_KEY_FILE_ENV)
+
+
+def _request_interval(options: dict) -> float:
+    value = _option(options, "request_interval", os.environ.get(REQUEST_INTERVAL_ENV) or DEFAULT_REQUEST_INTERVAL)
+    try:
+        interval = float(value)
+    except (TypeError, ValueError):
+        interval = -1.0
+    if not interval >= 0:  # also rejects NaN
+        raise LambdaAPIError("request_interval (or %s) must be a number of seconds, zero or more." % REQUEST_INTERVAL_ENV)
+    return interval
 
 
 def _option(options: dict, name: str, default):

@@ -12,6 +12,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api impor
     API_URL_ENV,
     DEFAULT_API_URL,
     LambdaAPIError,
+    DEFAULT_REQUEST_INTERVAL,
+    REQUEST_INTERVAL_ENV,
     LambdaClient,
     client_from_options,
 )
@@ -26,6 +28,7 @@ def lambda_argument_spec(**extra) -> dict:
         validate_certs=dict(type="bool", default=True),
         max_retries=dict(type="int", default=5),
         retry_max_delay=dict(type="float", default=30),
+        request_interval=dict(type="float", default=DEFAULT_REQUEST_INTERVAL, fallback=(env_fallback, [REQUEST_INTERVAL_ENV])),
     )
     spec.update(extra)
     return spec

@@ -113,8 +113,13 @@ class EmulatorProcess:
         return DEFAULT_API_KEY
 
     def environment(self) -> dict[str, str]:
-        """What a client needs to reach this emulator: LAMBDA_API_URL and LAMBDA_API_KEY."""
-        return {"LAMBDA_API_URL": self.url, "LAMBDA_API_KEY": self.api_key}
+        """What a client needs to reach this emulator: LAMBDA_API_URL, LAMBDA_API_KEY, and
+        LAMBDA_REQUEST_INTERVAL paced to the emulator's general rate limit (0 when it is off)."""
+        from lambda_emulator import EmulatorConfig
+
+        config = self.control("GET", "config")
+        interval = EmulatorConfig(**config).client_request_interval()
+        return {"LAMBDA_API_URL": self.url, "LAMBDA_API_KEY": self.api_key, "LAMBDA_REQUEST_INTERVAL": repr(interval)}
 
     # -- control API -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 LAUNCH_PATH = "/api/v1/instance-operations/launch"
 TIME_SCALE = 0.025
 WINDOW = 12 * TIME_SCALE  # 0.3 s between two launches
+GENERAL_WINDOW = TIME_SCALE  # one request per nominal second, when the general limit is on
 DEPLOY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ deploy"
 LIVE = ("booting", "active", "unhealthy")
 
@@ -65,16 +66,20 @@ def _command(playbook: str, inventory: Path, extra_vars: dict, *flags: str) -> l
     return ["ansible-playbook", str(PLAYBOOKS / playbook), "-i", str(inventory), "-e", json.dumps(extra_vars), *flags]
 
 
-def _env(emulator: EmulatorProcess, tmp_path: Path, callback: str = "ansible.builtin.json") -> dict:
-    # HOME keeps the launch throttle's stamp file (~/.ansible/tmp/...) private to the test.
-    return ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK=callback, **emulator.environment())
+def _env(emulator: EmulatorProcess, tmp_path: Path, callback: str = "ansible.builtin.json", **overrides: str) -> dict:
+    # HOME keeps the controller's pacing and lock files (~/.ansible/tmp/...) private to the test.
+    return ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK=callback, **{**emulator.environment(), **overrides})
 
 
-def _play(emulator, tmp_path, playbook="instance_present.yml", hosts=("localhost",), *flags, **extra_vars) -> dict:
-    """Run a playbook with the json callback; returns its parsed output plus returncode and stderr."""
+def _play(emulator, tmp_path, playbook="instance_present.yml", hosts=("localhost",), *flags, request_interval: float | None = None,
+          **extra_vars) -> dict:
+    """Run a playbook with the json callback; returns its parsed output plus returncode and stderr.
+
+    ``request_interval`` replaces the LAMBDA_REQUEST_INTERVAL the emulator suggests."""
     extra_vars.setdefault("launch_window", WINDOW)
-    result = run_ansible(_command(playbook, _inventory(tmp_path, list(hosts)), extra_vars, *flags), env=_env(emulator, tmp_path),
-                         timeout=120)
+    overrides = {} if request_interval is None else {"LAMBDA_REQUEST_INTERVAL": repr(request_interval)}
+    result = run_ansible(_command(playbook, _inventory(tmp_path, list(hosts)), extra_vars, *flags),
+                         env=_env(emulator, tmp_path, **overrides), timeout=120)
     try:
         output = json.loads(result.stdout)
     except ValueError:
@@ -175,6 +180,30 @@ def test_without_spacing_the_emulator_does_answer_429(tmp_path):
     # A refused launch is retried (the API did not act on it) or fails; it never makes a duplicate.
     assert len(names) == len(set(names)) == statuses.count(200)
     assert output["returncode"] == 0 or "HTTP 429" in json.dumps(output)
+
+
+@pytest.mark.parametrize("paced", [True, False], ids=["paced", "control-unpaced"])
+def test_parallel_hosts_queue_for_the_general_limit_instead_of_meeting_429(tmp_path, paced):
+    """Four hosts launch and wait at once under the general limit (1 request per GENERAL_WINDOW).
+
+    Paced at ten times the limit's spacing (a margin for processes that wake late), no request
+    is refused. The control run, with pacing off, shows the same play does meet 429.
+    """
+    emulator = _start_emulator(general_limit=True)
+    try:
+        output = _play(emulator, tmp_path, "instance_present.yml", ("demo-agent-1", "demo-agent-2", "demo-agent-3", "demo-agent-4"),
+                       request_interval=10 * GENERAL_WINDOW if paced else 0)
+        statuses = [record["status"] for record in emulator.requests()]
+        names = [item["name"] for item in _instances(emulator)]
+    finally:
+        emulator.stop()
+    print("requests: %d, answered 429: %d" % (len(statuses), statuses.count(429)))
+    if paced:
+        assert output["returncode"] == 0, output["stderr"]
+        assert statuses.count(429) == 0, statuses
+        assert sorted(names) == ["demo-agent-1", "demo-agent-2", "demo-agent-3", "demo-agent-4"]
+    else:
+        assert statuses.count(429) > 0, statuses
 
 
 def test_concurrent_runs_under_the_general_rate_limit_launch_each_name_once(tmp_path):

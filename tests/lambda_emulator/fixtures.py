@@ -4,7 +4,8 @@ Load with ``pytest_plugins = ["lambda_emulator.fixtures"]`` (tests/ on sys.path)
 
 * ``lambda_spec`` (session): the SpecValidator for Lambda's OpenAPI document.
 * ``lambda_emulator_factory`` (function): ``make(**settings)`` starts an emulator;
-  every emulator it made is stopped at teardown.
+  every emulator it made is stopped at teardown. It also sets LAMBDA_REQUEST_INTERVAL, so
+  clients built from options pace themselves to that emulator's general rate limit.
 * ``lambda_emulator`` (function): one emulator, configured by the test's
   ``@pytest.mark.lambda_emulator(**settings)`` marker on top of FIXTURE_DEFAULTS.
 
@@ -24,6 +25,9 @@ import pytest
 
 from .server import LambdaEmulator
 from .spec import SpecValidator
+
+# Named here rather than imported from the collection: the emulator does not depend on the code it tests.
+REQUEST_INTERVAL_ENV = "LAMBDA_REQUEST_INTERVAL"
 
 # Compressed time (boot 0.1 s, terminate 0.05 s) and no rate limits, so tests are fast and
 # deterministic. A test of rate limiting opts in, e.g. with
@@ -63,7 +67,7 @@ class _SpecWatch:
 
 
 @pytest.fixture
-def lambda_emulator_factory(lambda_spec: SpecValidator) -> Iterator[EmulatorFactory]:
+def lambda_emulator_factory(lambda_spec: SpecValidator, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorFactory]:
     watch = _SpecWatch(lambda_spec)
     started: list[LambdaEmulator] = []
 
@@ -71,6 +75,7 @@ def lambda_emulator_factory(lambda_spec: SpecValidator) -> Iterator[EmulatorFact
         emulator = LambdaEmulator(spec=lambda_spec, response_hook=watch if validate_responses else None,
                                   **{**FIXTURE_DEFAULTS, **settings})
         started.append(emulator)
+        monkeypatch.setenv(REQUEST_INTERVAL_ENV, repr(emulator.config.client_request_interval()))
         return emulator.start()
 
     yield make

@@ -192,6 +192,16 @@ class EmulatorConfig:
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
 
+    def client_request_interval(self) -> float:
+        """The request_interval a client needs to stay within the general limit (0 when it is off).
+
+        Tests hand it to the clients they start (LAMBDA_REQUEST_INTERVAL), the way a user keeps
+        the default of one second against the real API.
+        """
+        if not self.rate_limit_per_second or self.time_scale <= 0:
+            return 0.0
+        return self.scaled(1.0 / self.rate_limit_per_second)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -54,12 +54,13 @@ def log_lines():
 
 @pytest.fixture
 def client(lambda_emulator, fake_time, log_lines, tmp_path):
-    """A client of the emulator with 3 retries, a fake clock and a private launch stamp directory."""
+    """A client of the emulator with 3 retries, a fake clock, a private state directory and no request pacing
+    (RequestPacer has its own tests), so the fake clock records only retry waits."""
 
     def make(api_key=None, retry=None, **kwargs):
         return LambdaClient(api_key or lambda_emulator.api_key, api_url=lambda_emulator.url, timeout=kwargs.pop("timeout", 5),
                             retry=retry or RetryPolicy(max_retries=3, base_delay=1.0, max_delay=30.0, max_total=120.0),
-                            launch_interval=0, launch_state_dir=str(tmp_path / "launch"), log=log_lines.append,
+                            launch_interval=0, request_interval=0, state_dir=str(tmp_path / "launch"), log=log_lines.append,
                             sleep=fake_time.sleep, clock=fake_time.clock, rng=random.Random(7), **kwargs)
 
     return make
@@ -135,7 +136,7 @@ class TestAuthErrors:
         inactive = "secret_inactive_account_key.bbbbbbbbbbbbbbbb"
         emulator = lambda_emulator_factory(inactive_api_keys=[inactive])
         client = LambdaClient(inactive, api_url=emulator.url, sleep=fake_time.sleep, clock=fake_time.clock,
-                              launch_state_dir=str(tmp_path))
+                              request_interval=0, state_dir=str(tmp_path))
         with pytest.raises(LambdaAPIError, match="inactive") as raised:
             client.list_instances()
         assert (raised.value.status, raised.value.code) == (403, "global/account-inactive")
@@ -224,7 +225,7 @@ class TestRetries:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         client = LambdaClient("secret_x.y", api_url="http://127.0.0.1:%d/api/v1" % port, retry=RetryPolicy(max_retries=2),
-                              sleep=fake_time.sleep, clock=fake_time.clock, launch_state_dir=str(tmp_path))
+                              sleep=fake_time.sleep, clock=fake_time.clock, request_interval=0, state_dir=str(tmp_path))
         with pytest.raises(LambdaAPIError, match="Could not reach") as raised:
             client.list_instances()
         assert raised.value.not_sent and len(fake_time.waits) == 2

@@ -148,7 +148,7 @@ class TestPresent:
     def test_wait_stops_when_the_instance_is_terminated_meanwhile(self, emu):
         [instance_id] = emu.seed_instances([{"name": "demo-agent-1", "status": "booting", "hold_status": True,
                                              "tags": {"k3s-cluster": "demo"}}])
-        other_client = LambdaClient(emu.api_key, emu.url, launch_state_dir=None)
+        other_client = LambdaClient(emu.api_key, emu.url, request_interval=0, state_dir=None)
         timer = threading.Timer(0.2, other_client.terminate_instances, ([instance_id],))
         timer.start()
         try:
