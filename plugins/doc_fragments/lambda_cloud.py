@@ -52,9 +52,10 @@ options:
         host running at the same time, so parallel hosts queue for Lambda's limit of about one request per second instead of
         meeting HTTP 429.
       - If not set, the value of the E(LAMBDA_REQUEST_INTERVAL) environment variable is used, then the default.
+      - The default leaves a tenth of a second of room, since requests sent exactly one second apart can arrive closer.
       - V(0) turns the pacing off.
     type: float
-    default: 1
+    default: 1.1
 notes:
   - >-
     These modules call the Lambda Cloud API from the host they run on; run them on C(localhost)

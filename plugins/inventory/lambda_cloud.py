@@ -89,7 +89,7 @@ options:
         when another request was made less than this long ago.
       - V(0) turns the pacing off.
     type: float
-    default: 1
+    default: 1.1
     env:
       - name: LAMBDA_REQUEST_INTERVAL
   statuses:

@@ -14,6 +14,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api impor
     REQUEST_INTERVAL_ENV,
     LambdaAPIError,
     LambdaClient,
+    ControllerLock,
     RequestPacer,
     client_from_options,
     controller_lock_path,
@@ -121,6 +122,36 @@ def test_interval_zero_turns_pacing_off_and_writes_nothing(tmp_path):
     assert clock.sleeps == [] and not (tmp_path / "state").exists()
 
 
+def test_without_a_usable_state_directory_pacing_holds_within_the_process(tmp_path):
+    # A read-only home (some execution environments) must not break the inventory or the modules.
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    clock = FakeClock()
+    paced = pacer(blocked, 1.0, clock)
+    slots = [paced.wait_for_slot() for _attempt in range(3)]
+    assert [later - earlier for earlier, later in zip(slots, slots[1:])] == [1.0, 1.0]
+    assert str(blocked) in paced.not_shared_because and "writable" in paced.not_shared_because
+
+
+def test_the_client_says_once_that_pacing_is_per_process(lambda_emulator, tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    lines: list[str] = []
+    client = LambdaClient(lambda_emulator.api_key, api_url=lambda_emulator.url, request_interval=0.01, state_dir=str(blocked),
+                          log=lines.append)
+    client.list_instances()
+    client.list_ssh_keys()
+    assert len([line for line in lines if "within this process only" in line]) == 1
+
+
+def test_a_launch_lock_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    with pytest.raises(LambdaAPIError, match="Could not open .*not-a-directory.*writable"):
+        with ControllerLock(controller_lock_path(str(blocked), "launch", API_URL)):
+            pass
+
+
 def test_the_slot_file_is_private(tmp_path):
     pacer(tmp_path / "state").wait_for_slot()
     path = controller_lock_path(str(tmp_path / "state"), "requests", API_URL)
@@ -142,9 +173,9 @@ def test_every_request_and_every_retry_takes_a_slot(lambda_emulator, tmp_path):
 
 
 class TestOptions:
-    def test_default_is_one_second(self, monkeypatch):
+    def test_default_is_a_little_over_one_second(self, monkeypatch):
         monkeypatch.delenv(REQUEST_INTERVAL_ENV, raising=False)
-        assert client_from_options({"api_key": "secret_x.y"}).pacer.interval == 1.0
+        assert client_from_options({"api_key": "secret_x.y"}).pacer.interval == 1.1
 
     def test_environment_then_option(self, monkeypatch):
         monkeypatch.setenv(REQUEST_INTERVAL_ENV, "2.5")
