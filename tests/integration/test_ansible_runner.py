@@ -40,7 +40,10 @@ def test_provision_through_ansible_runner_keeps_the_key_out_of_its_artifacts(emu
     overrides = tmp_path / "overrides.yml"
     overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(public_key), "lambda_cluster_launch_interval": 0,
                                          "lambda_cluster_poll_interval": 0.05, "lambda_cluster_wait_timeout": 60}))
-    environment = ansible_env(tmp_path, HOME=str(tmp_path), LAMBDA_API_URL=emulator.url, LAMBDA_API_KEY_FILE=str(key_file))
+    # The key reaches the run only as a file; the URL and request pacing are the emulator's.
+    emulator_settings = emulator.environment()
+    environment = ansible_env(tmp_path, HOME=str(tmp_path), LAMBDA_API_URL=emulator.url, LAMBDA_API_KEY_FILE=str(key_file),
+                              LAMBDA_REQUEST_INTERVAL=emulator_settings["LAMBDA_REQUEST_INTERVAL"])
     private_data_dir = tmp_path / "runner"
     private_data_dir.mkdir(mode=0o700)
 
