@@ -33,32 +33,22 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "tests"), str(REPO_ROOT / "collections")]
 
-import yaml  # noqa: E402
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import DEFAULT_REQUEST_INTERVAL  # noqa: E402
-from integration.helpers import EmulatorProcess, ansible_env, run_ansible  # noqa: E402
+from integration.helpers import EmulatorProcess, ansible_env, provision_overrides, run_ansible  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 PROVISION = REPO_ROOT / "playbooks" / "provision.yml"
 EXAMPLE_SPEC = REPO_ROOT / "playbooks" / "vars" / "cluster_example.yml"
-PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
 MODES = {"default": DEFAULT_REQUEST_INTERVAL, "exact": 1.0, "unpaced": 0.0}
 BOOT_SECONDS = 5
-
-
-def write_overrides(directory: Path) -> Path:
-    """The public key, no launch spacing (the emulator's launch limit is off too), polls every 2 s."""
-    key_file = directory / "id_ed25519.pub"
-    key_file.write_text(PUBLIC_KEY + "\n")
-    overrides = directory / "overrides.yml"
-    overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(key_file), "lambda_cluster_launch_interval": 0,
-                                         "lambda_cluster_poll_interval": 2, "lambda_cluster_wait_timeout": 300}))
-    return overrides
 
 
 def provision_once(mode: str, scratch: Path) -> dict:
     """One provision of the example cluster on a fresh emulator; returns its time and request counts."""
     directory = Path(tempfile.mkdtemp(prefix=mode + "-", dir=scratch))
-    overrides = write_overrides(directory)
+    # No launch spacing (the emulator's launch limit is off too), polls every 2 s.
+    overrides = provision_overrides(directory, lambda_cluster_launch_interval=0, lambda_cluster_poll_interval=2,
+                                    lambda_cluster_wait_timeout=300)
     with EmulatorProcess(rate_limit=1, launch_interval=0, boot_seconds=BOOT_SECONDS, time_scale=1) as emulator:
         env = ansible_env(directory, HOME=str(directory), **{**emulator.environment(), "LAMBDA_REQUEST_INTERVAL": repr(MODES[mode])})
         started = time.monotonic()

@@ -264,6 +264,7 @@ class RequestPacer:
         self._sleep = sleep
         self._clock = clock
         self._path = controller_lock_path(state_dir, "requests", api_url)
+        # This process's last slot: all there is to go by when the shared file cannot be used.
         self._last_slot = 0.0
         # Why requests are paced only within this process, when the shared file cannot be used.
         self.not_shared_because: str | None = None
@@ -282,7 +283,7 @@ class RequestPacer:
             return now
         try:
             with ControllerLock(self._path) as lock:
-                slot = self._next_slot(now, max(lock.read_time(), self._last_slot))
+                slot = self._next_slot(now, lock.read_time())
                 lock.write(repr(slot))
         except LambdaAPIError as error:
             # Pacing is a courtesy to the API: without the shared file (a read-only home, as in

@@ -11,9 +11,9 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api impor
     API_KEY_ENV,
     API_URL_ENV,
     DEFAULT_API_URL,
-    LambdaAPIError,
     DEFAULT_REQUEST_INTERVAL,
     REQUEST_INTERVAL_ENV,
+    LambdaAPIError,
     LambdaClient,
     client_from_options,
 )

@@ -25,11 +25,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS_DIR = REPO_ROOT / "tests"
 # The interpreter running the tests belongs to the environment that has Ansible.
 PYTHON_BIN = Path(sys.executable).parent
 DEFAULT_TIMEOUT = 120.0
+# The administrator's key a provision run registers (any valid ed25519 public key will do).
+ADMIN_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
 START_TIMEOUT = 30.0
 
 
@@ -158,6 +162,16 @@ class EmulatorProcess:
 
     def stderr(self) -> str:
         return "".join(self._stderr_lines)
+
+
+def provision_overrides(directory: Path, **settings: Any) -> Path:
+    """Extra vars to pass to provision.yml after a cluster spec, so they win: the admin public key
+    (written to ``directory`` as a .pub file) and ``settings`` (lambda_cluster_* intervals and timeouts)."""
+    key_file = directory / "id_ed25519.pub"
+    key_file.write_text(ADMIN_PUBLIC_KEY + "\n")
+    overrides = directory / "overrides.yml"
+    overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(key_file), **settings}))
+    return overrides
 
 
 def ansible_env(home: Path, **extra: str) -> dict[str, str]:

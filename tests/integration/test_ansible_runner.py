@@ -12,13 +12,11 @@ from pathlib import Path
 
 import ansible_runner
 import pytest
-import yaml
 
-from integration.helpers import REPO_ROOT, EmulatorProcess, ansible_env
+from integration.helpers import REPO_ROOT, EmulatorProcess, ansible_env, provision_overrides
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
 SMALL_SPEC = Path(__file__).resolve().parent / "vars" / "provision_small_cluster.yml"
 
 
@@ -35,11 +33,8 @@ def test_provision_through_ansible_runner_keeps_the_key_out_of_its_artifacts(emu
     key_file.parent.mkdir(mode=0o700)
     key_file.write_text(emulator.api_key + "\n")
     key_file.chmod(0o600)
-    public_key = tmp_path / "id_ed25519.pub"
-    public_key.write_text(PUBLIC_KEY + "\n")
-    overrides = tmp_path / "overrides.yml"
-    overrides.write_text(yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(public_key), "lambda_cluster_launch_interval": 0,
-                                         "lambda_cluster_poll_interval": 0.05, "lambda_cluster_wait_timeout": 60}))
+    overrides = provision_overrides(tmp_path, lambda_cluster_launch_interval=0, lambda_cluster_poll_interval=0.05,
+                                    lambda_cluster_wait_timeout=60)
     # The key reaches the run only as a file; the URL and request pacing are the emulator's.
     emulator_settings = emulator.environment()
     environment = ansible_env(tmp_path, HOME=str(tmp_path), LAMBDA_API_URL=emulator.url, LAMBDA_API_KEY_FILE=str(key_file),

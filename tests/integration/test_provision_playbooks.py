@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from integration.helpers import PYTHON_BIN, REPO_ROOT, EmulatorProcess, ansible_env, run_ansible
+from integration.helpers import PYTHON_BIN, REPO_ROOT, EmulatorProcess, ansible_env, provision_overrides, run_ansible
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,6 @@ TEARDOWN = str(REPO_ROOT / "playbooks" / "teardown.yml")
 EXAMPLE_SPEC = REPO_ROOT / "playbooks" / "vars" / "cluster_example.yml"
 SMALL_SPEC = Path(__file__).resolve().parent / "vars" / "provision_small_cluster.yml"
 LAUNCH_PATH = "/api/v1/instance-operations/launch"
-PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
 LIVE = ("booting", "active", "unhealthy")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
 
@@ -33,16 +32,8 @@ RECAP = re.compile(r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\
 @pytest.fixture
 def spec_overrides(tmp_path) -> Path:
     """The test's public key file and fast intervals, passed after the spec so they win."""
-    key_file = tmp_path / "id_ed25519.pub"
-    key_file.write_text(PUBLIC_KEY + "\n")
-    overrides = tmp_path / "overrides.yml"
-    overrides.write_text(yaml.safe_dump({
-        "lambda_cluster_ssh_public_key_file": str(key_file),
-        "lambda_cluster_launch_interval": 0,
-        "lambda_cluster_poll_interval": 0.05,
-        "lambda_cluster_wait_timeout": 60,
-    }))
-    return overrides
+    return provision_overrides(tmp_path, lambda_cluster_launch_interval=0, lambda_cluster_poll_interval=0.05,
+                               lambda_cluster_wait_timeout=60)
 
 
 def play(emulator: EmulatorProcess, tmp_path: Path, playbook: str, *arguments: str, key_in_env: bool = True,

@@ -195,8 +195,8 @@ class EmulatorConfig:
     def client_request_interval(self) -> float:
         """The request_interval a client needs to stay within the general limit (0 when it is off).
 
-        Tests hand it to the clients they start (LAMBDA_REQUEST_INTERVAL), the way a user keeps
-        the default of one second against the real API.
+        Tests hand it to the clients they start (LAMBDA_REQUEST_INTERVAL), as the collection's
+        default of 1.1 s does for the real API's one request per second.
         """
         if not self.rate_limit_per_second or self.time_scale <= 0:
             return 0.0
