@@ -132,7 +132,8 @@ class TestPresent:
         assert "ip" not in result["instance"]
 
     def test_waits_for_an_existing_booting_instance(self, lambda_emulator_factory):
-        emu = lambda_emulator_factory(boot_seconds=20)  # 0.2 s at the fixture's time scale
+        # 1 s at the fixture's time scale: long enough that a loaded machine still sees it booting first.
+        emu = lambda_emulator_factory(boot_seconds=100)
         emu.seed_instances([{"name": "demo-agent-1", "status": "booting", "tags": {"k3s-cluster": "demo"}}])
         result = run(emu)
         assert result["changed"] is False and result["instance"]["status"] == "active"
@@ -425,7 +426,7 @@ class TestRestarted:
         assert result["failed"] and "no live Lambda Cloud instance" in result["msg"] and launches(emu) == 0
 
     def test_booting_instance_is_restarted_once_active(self, lambda_emulator_factory):
-        emu = lambda_emulator_factory(boot_seconds=20)
+        emu = lambda_emulator_factory(boot_seconds=100)  # 1 s: still booting at the first run on a loaded machine
         emu.seed_instances([{"name": "demo-agent-1", "status": "booting", "tags": {"k3s-cluster": "demo"}}])
         assert run(emu, state="restarted", wait=False)["failed"]
         assert run(emu, state="restarted")["changed"] is True
