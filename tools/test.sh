@@ -31,7 +31,8 @@ export PATH="$venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$repo/collections"
 # Tests never talk to the real Lambda Cloud API, whatever the caller's shell exports, and the
 # caller's settings (a cluster name, request pacing, an inventory configuration) do not change them.
-unset LAMBDA_API_KEY LAMBDA_API_KEY_FILE LAMBDA_API_URL LAMBDA_K3S_CLUSTER LAMBDA_REQUEST_INTERVAL LAMBDA_INVENTORY_CONFIG
+unset LAMBDA_API_KEY LAMBDA_API_KEY_FILE LAMBDA_API_URL LAMBDA_K3S_CLUSTER LAMBDA_K3S_MEMBER_NAMES LAMBDA_K3S_MEMBER_PATTERN \
+  LAMBDA_K3S_WHOLE_ACCOUNT LAMBDA_REQUEST_INTERVAL LAMBDA_INVENTORY_CONFIG
 
 apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null

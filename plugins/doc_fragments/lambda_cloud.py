@@ -71,3 +71,21 @@ attributes:
     membership:
       - sophia.lambda_k3s.lambda_cloud
 """
+
+    # Members of a cluster beyond its k3s-cluster tag, for modules that take a cluster.
+    MEMBERSHIP = r"""
+options:
+  member_names:
+    description:
+      - Names of instances that are members of the cluster although they carry no C(k3s-cluster) tag, for instances
+        launched by hand (Lambda Cloud cannot tag an instance after its launch), for example V([sophia-control, sophia-ai-core]).
+      - An instance tagged for another cluster is never a member through its name.
+    type: list
+    elements: str
+  member_name_pattern:
+    description:
+      - Python regular expression that makes an untagged instance a member of the cluster when it matches its B(whole) name,
+        for example V(sophia-.*).
+      - An instance tagged for another cluster is never a member through its name.
+    type: str
+"""

@@ -16,6 +16,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import RuleError, normalise_source_network, validate_rules
 
 NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
@@ -39,7 +40,8 @@ def cluster_spec_problems(spec: dict) -> list[str]:
     if not isinstance(spec, dict):
         raise AnsibleFilterError("cluster_spec_problems expects the cluster spec as a dict")
     problems = []
-    for check in (_name_problems, _region_problems, _ssh_key_problems, _network_problems, _image_problems, _pool_problems):
+    for check in (_name_problems, _region_problems, _ssh_key_problems, _network_problems, _image_problems, _pool_problems,
+                  _membership_problems):
         problems.extend(check(spec))
     return problems
 
@@ -88,6 +90,14 @@ def _network_problems(spec: dict) -> list[str]:
     _rules, rule_errors = validate_rules(spec.get("extra_firewall_rules") or [])
     problems.extend("lambda_cluster_extra_firewall_%s." % error for error in rule_errors)
     return problems
+
+
+def _membership_problems(spec: dict) -> list[str]:
+    try:
+        Membership(spec.get("name"), spec.get("member_names"), spec.get("member_name_pattern"))
+    except MembershipError as error:
+        return ["lambda_cluster_%s" % error]
+    return []
 
 
 def _image_problems(spec: dict) -> list[str]:
@@ -173,11 +183,13 @@ def names_by_region(items: list) -> dict:
     return grouped
 
 
-def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False) -> list[str]:
+def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False,
+                    look_alikes: list | None = None) -> list[str]:
     """A table of the spec's nodes (type, region, address, price per hour) with the total, as lines.
 
     Members come from lambda_instance_info; a node not launched yet (check mode) is shown where the
-    plan would put it, at the price from ``prices`` ({instance type: cents per hour}).
+    plan would put it, at the price from ``prices`` ({instance type: cents per hour}). ``look_alikes``
+    (lambda_instance_info's) are named last: untagged instances the cluster leaves alone.
     """
     by_name = {member.get("name"): member for member in members if member.get("name")}
     rows = [_summary_row(result, by_name.get(result["item"]["name"]), prices) for result in plan_results]
@@ -190,7 +202,15 @@ def cluster_summary(plan_results: list, members: list, prices: dict, cluster: st
     unmanaged = sorted(name for name in by_name if name not in spec_names)
     if unmanaged:
         lines.append("Also in the cluster but not in the spec (left as they are): %s." % ", ".join(unmanaged))
+    if look_alikes:
+        lines.append(look_alikes_line(look_alikes))
     return lines
+
+
+def look_alikes_line(look_alikes: list) -> str:
+    """One sentence naming untagged instances named like the cluster, which nothing acts on."""
+    return ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to include them): "
+            "%s." % ", ".join("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes))
 
 
 def _summary_row(result: dict, member: dict | None, prices: dict) -> tuple:
@@ -225,4 +245,5 @@ class FilterModule:
             "ruleset_regions": ruleset_regions,
             "names_by_region": names_by_region,
             "cluster_summary": cluster_summary,
+            "look_alikes_line": look_alikes_line,
         }

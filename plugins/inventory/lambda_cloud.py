@@ -13,9 +13,10 @@ author:
 description:
   - Reads the instances of a Lambda Cloud account from the Lambda Cloud API (one C(GET /instances) per load) and turns them into
     inventory hosts. No address is written by hand.
-  - Every host joins the C(lambda) group, one of C(k3s_server) or C(k3s_agent) (children of C(k3s_cluster)), and the groups
-    C(region_<region>), C(type_<instance type>) and C(gpu_<model>) (for example C(gpu_h100), C(gpu_gh200)). Group names follow
-    Ansible's safe group name rules, so C(region_us-east-1) becomes C(region_us_east_1).
+  - Every host joins the C(lambda) group. Members of the chosen cluster (see O(cluster)) also join one of C(k3s_server) or
+    C(k3s_agent) (children of C(k3s_cluster)), and the groups C(region_<region>), C(type_<instance type>) and C(gpu_<model>)
+    (for example C(gpu_h100), C(gpu_gh200)). Group names follow Ansible's safe group name rules, so C(region_us-east-1)
+    becomes C(region_us_east_1).
   - The K3s role comes from the C(k3s-role) tag (C(server) or C(agent)); an instance without it is a server when its name matches
     O(server_name_pattern) and an agent otherwise.
   - Host variables carry O(hostvars_prefix) (C(lambda_) by default) so that the API's C(name) and C(tags) never collide with
@@ -115,12 +116,46 @@ options:
     default: []
   cluster:
     description:
-      - Name of the K3s cluster. When set, only its members become hosts - instances tagged C(k3s-cluster=<cluster>), or untagged
-        instances whose name starts with C(<cluster>-). When unset, every instance that passes the other filters is a member.
+      - Name of the K3s cluster. Its members are the instances tagged C(k3s-cluster=<cluster>), as
+        P(sophia.lambda_k3s.lambda_instance#module) and C(provision.yml) launch them, plus the instances named in
+        O(member_names) or matching O(member_name_pattern).
+      - An untagged instance whose name merely starts with C(<cluster>-) is not a member; it is left out with a warning that
+        says how to include it.
+      - When no cluster is chosen (none of O(cluster), O(member_names), O(member_name_pattern), O(whole_account)), every
+        instance that passes the other filters is listed in the C(lambda) group only, so C(--graph) shows what the account
+        holds, and the C(k3s_*), C(region_*), C(type_*) and C(gpu_*) groups stay empty.
+      - Only members are listed once a cluster is chosen.
       - May be a Jinja template.
     type: str
     env:
       - name: LAMBDA_K3S_CLUSTER
+  member_names:
+    description:
+      - Names of instances that are members although they carry no C(k3s-cluster) tag, for instances launched by hand
+        (Lambda Cloud cannot tag an instance after its launch), for example V([sophia-control, sophia-ai-core]).
+      - An instance tagged for another cluster is never a member through its name.
+      - From the environment, a comma-separated list.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: LAMBDA_K3S_MEMBER_NAMES
+  member_name_pattern:
+    description:
+      - Python regular expression that makes an untagged instance a member when it matches the B(whole) name, for example
+        V(sophia-.*) for instances launched by hand as C(sophia-control), C(sophia-ai-core)...
+      - An instance tagged for another cluster is never a member through its name.
+    type: str
+    env:
+      - name: LAMBDA_K3S_MEMBER_PATTERN
+  whole_account:
+    description:
+      - Make every instance of the account that passes the other filters a cluster member, whatever its tags and name.
+      - Never the default; it cannot be combined with O(cluster), O(member_names) or O(member_name_pattern).
+    type: bool
+    default: false
+    env:
+      - name: LAMBDA_K3S_WHOLE_ACCOUNT
   tags:
     description:
       - Only instances carrying every one of these tag keys with exactly these values become hosts.
@@ -198,6 +233,12 @@ EXAMPLES = r"""
 plugin: sophia.lambda_k3s.lambda_cloud
 
 ---
+# Instances launched by hand (sophia-control, sophia-ai-core...) cannot be tagged: name them, or match their names.
+plugin: sophia.lambda_k3s.lambda_cloud
+member_names: [sophia-control, sophia-ai-core]
+# member_name_pattern: "sophia-.*"
+
+---
 # A named cluster, the key from an extra var (ansible-playbook -e lambda_api_key=...), booting instances too.
 plugin: sophia.lambda_k3s.lambda_cloud
 cluster: prod
@@ -244,6 +285,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builde
     InventoryPlan,
     build_inventory,
     is_template,
+    options_with_defaults,
+    validate_options,
     without_secrets,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
@@ -268,8 +311,9 @@ CONFIG_SUFFIXES = ("lambda_cloud.yml", "lambda_cloud.yaml")
 
 # Options handed to the API client and to the inventory builder, by name.
 CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "retry_max_delay", "request_interval")
-BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "tags", "hostnames", "duplicate_hostnames", "connect_with",
-                   "hostvars_prefix", "include_secrets", "server_name_pattern", "default_user")
+BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "member_names", "member_name_pattern", "whole_account", "tags",
+                   "hostnames", "duplicate_hostnames", "connect_with", "hostvars_prefix", "include_secrets", "server_name_pattern",
+                   "default_user")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -312,9 +356,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, source: str, use_cache: bool) -> None:
         options = {name: self.get_option(name) for name in BUILDER_OPTIONS}
         options["cluster"] = self._templated("cluster")
-        instances = self._instances(source, use_cache, options["include_secrets"])
         try:
-            plan = build_inventory(instances, options, render=self._render_hostname, safe_group_name=self._sanitize_group_name)
+            # Before the request: a mistake in the options costs no API call.
+            validate_options(options_with_defaults(options))
+            plan = build_inventory(self._instances(source, use_cache, options["include_secrets"]), options,
+                                   render=self._render_hostname, safe_group_name=self._sanitize_group_name)
         except InventoryConfigError as error:
             raise AnsibleParserError(str(error)) from None
         self._apply(plan)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_live, is_member
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, is_live
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 PORT_MIN = 1
@@ -151,16 +151,18 @@ def without_duplicates(rules) -> list:
     return unique
 
 
-def member_rules(instances, cluster: str) -> list:
-    """One rule per live member of ``cluster`` that has a public IP: every protocol and port from it.
+def member_rules(instances, membership: Membership) -> list:
+    """One rule per live member of the cluster that has a public IP: every protocol and port from it.
 
     K3s nodes need many ports between them (6443, 10250, flannel's VXLAN or WireGuard, etcd on
     servers, NodePorts), and a cluster that spans regions talks over public addresses, so each
-    member's /32 is trusted fully. Ordered by address so the rule list is stable between runs.
+    member's /32 is trusted fully, so only explicit members are (membership.chosen false trusts
+    nobody). Ordered by address so the rule list is stable between runs.
     """
     by_address = {}
+    label = membership.cluster or "named"
     for instance in instances or []:
-        if not is_member(instance, cluster) or not is_live(instance):
+        if not membership.includes(instance) or not is_live(instance):
             continue
         address = instance.get("ip")
         if not address:
@@ -170,7 +172,7 @@ def member_rules(instances, cluster: str) -> list:
         except RuleError:
             continue
         name = str(instance.get("name") or instance.get("id") or "")
-        description = ("k3s cluster %s member %s" % (cluster, name))[:MAX_DESCRIPTION_LENGTH]
+        description = ("k3s cluster %s member %s" % (label, name))[:MAX_DESCRIPTION_LENGTH]
         by_address.setdefault(network, description)
     return [{"protocol": "all", "port_range": list(ALL_PORTS), "source_network": network, "description": by_address[network]}
             for network in sorted(by_address, key=ipaddress.IPv4Network)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -32,6 +33,22 @@ def lambda_argument_spec(**extra) -> dict:
     )
     spec.update(extra)
     return spec
+
+
+def membership_argument_spec() -> dict:
+    """The options of the sophia.lambda_k3s.lambda_cloud.membership doc fragment."""
+    return dict(
+        member_names=dict(type="list", elements="str"),
+        member_name_pattern=dict(type="str"),
+    )
+
+
+def membership_for(module) -> Membership:
+    """The cluster named by the module's cluster, member_names and member_name_pattern; fails before any API call."""
+    try:
+        return Membership(module.params.get("cluster"), module.params.get("member_names"), module.params.get("member_name_pattern"))
+    except MembershipError as error:
+        module.fail_json(msg=str(error))
 
 
 def client_for(module, **overrides) -> LambdaClient:

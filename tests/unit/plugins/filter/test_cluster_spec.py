@@ -60,6 +60,15 @@ def test_missing_key_file_and_overlong_names_are_problems(spec, tmp_path) -> Non
     assert "longer than the 63 characters a hostname allows" in text
 
 
+@pytest.mark.parametrize("membership, expected", [
+    ({"member_name_pattern": "demo-("}, "lambda_cluster_member_name_pattern 'demo-(' is not a valid regular expression"),
+    ({"member_names": ["demo-x", " "]}, "lambda_cluster_member_names must not contain empty names"),
+])
+def test_membership_mistakes_are_problems(spec, membership, expected) -> None:
+    spec.update(membership)
+    assert any(expected in problem for problem in cluster_spec_problems(spec))
+
+
 def test_pool_names_must_be_unique(spec) -> None:
     spec["node_pools"][1]["name"] = "server"
     assert "node pool names must be unique (got server, server)." in cluster_spec_problems(spec)
@@ -118,6 +127,13 @@ def test_summary_prices_members_and_planned_nodes() -> None:
     assert lines[4] == "Also in the cluster but not in the spec (left as they are): demo-old-1."
 
 
+def test_summary_names_untagged_look_alikes() -> None:
+    look_alikes = [{"id": "f" * 32, "name": "demo-db"}]
+    lines = cluster_summary(PLAN[:1], [], {}, "demo", look_alikes=look_alikes)
+    assert lines[-1] == ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to "
+                         "include them): demo-db (%s)." % ("f" * 32))
+
+
 def test_every_filter_is_registered() -> None:
     assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "ruleset_regions",
-                                             "names_by_region", "cluster_summary"}
+                                             "names_by_region", "cluster_summary", "look_alikes_line"}

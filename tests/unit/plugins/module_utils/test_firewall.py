@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import (
     RuleError,
     canonical_key,
@@ -15,6 +16,9 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import 
     validate_rules,
     without_duplicates,
 )
+
+
+DEMO = Membership(cluster="demo")
 
 
 def tcp(port: int, network: str, description: str = "") -> dict:
@@ -139,19 +143,24 @@ def test_member_rules_trust_each_live_member_address_in_address_order():
         instance("other-1", "203.0.113.9", cluster="other"),
         instance("demo-untagged", "198.51.100.40", cluster=None),
     ]
-    assert member_rules(instances, "demo") == [
+    assert member_rules(instances, DEMO) == [
         {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.3/32", "description": "k3s cluster demo member demo-server-1"},
         {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.20/32", "description": "k3s cluster demo member demo-gpu-2"},
-        {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.40/32",
-         "description": "k3s cluster demo member demo-untagged"},
-    ]
+    ], "an untagged look-alike (demo-untagged) gets no port of the cluster"
+
+
+def test_member_rules_trust_instances_the_user_named():
+    named = instance("sophia-control", "198.51.100.40", cluster=None)
+    members = Membership(cluster="sophia", names=["sophia-control"])
+    assert [rule["source_network"] for rule in member_rules([named], members)] == ["198.51.100.40/32"]
+    assert member_rules([named], Membership()) == [], "no cluster chosen, nobody trusted"
 
 
 def test_member_rules_are_valid_rules_even_for_long_names():
-    rules = member_rules([instance("demo-" + "x" * 200, "198.51.100.3")], "demo")
+    rules = member_rules([instance("demo-" + "x" * 200, "198.51.100.3")], DEMO)
     normalised, errors = validate_rules(rules)
     assert errors == [] and normalised == rules
 
 
 def test_member_rules_skip_malformed_addresses():
-    assert member_rules([instance("demo-1", "not-an-ip")], "demo") == []
+    assert member_rules([instance("demo-1", "not-an-ip")], DEMO) == []
