@@ -16,8 +16,9 @@ def emu(lambda_emulator):
         {"id": "1" * 32, "name": "demo-server-1", "tags": {"k3s-cluster": "demo", "k3s-role": "server"}},
         {"id": "2" * 32, "name": "demo-agent-1", "tags": {"k3s-cluster": "demo", "k3s-role": "agent"},
          "instance_type": "gpu_8x_h100_sxm5", "region": "us-west-3"},
-        {"id": "3" * 32, "name": "demo-agent-2", "status": "booting", "tags": {"k3s-cluster": "demo"}},
-        {"id": "4" * 32, "name": "demo-old", "status": "terminated", "tags": {"k3s-cluster": "demo"}},
+        # Held, so that a slow machine does not see them boot or vanish in the middle of a test.
+        {"id": "3" * 32, "name": "demo-agent-2", "status": "booting", "hold_status": True, "tags": {"k3s-cluster": "demo"}},
+        {"id": "4" * 32, "name": "demo-old", "status": "terminated", "hold_status": True, "tags": {"k3s-cluster": "demo"}},
         {"id": "5" * 32, "name": "prod-control-1"},  # untagged: named like cluster prod but no member of it; a server by its name
         {"id": "6" * 32, "name": "scratch", "instance_type": "gpu_1x_gh200", "region": "us-east-3", "tags": {"team": "ml"}},
     ])
