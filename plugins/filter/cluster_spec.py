@@ -18,6 +18,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import RuleError, normalise_source_network, validate_rules
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.ssh_public_key import MAX_PUBLIC_KEY_LENGTH, PublicKeyError, parse_public_key
 
 NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 REGION_PATTERN = re.compile(r"^[a-z]+(-[a-z]+)*-[0-9]+$")
@@ -72,9 +73,36 @@ def _ssh_key_problems(spec: dict) -> list[str]:
     key, key_file = spec.get("ssh_public_key"), spec.get("ssh_public_key_file")
     if bool(key) == bool(key_file):
         problems.append("Set exactly one of lambda_cluster_ssh_public_key (the key) and lambda_cluster_ssh_public_key_file (a .pub file).")
-    elif key_file and not os.path.isfile(os.path.expanduser(str(key_file))):
-        problems.append("lambda_cluster_ssh_public_key_file %s does not exist on the controller." % key_file)
+    elif key_file:
+        problems.extend(_key_file_problems(str(key_file)))
+    else:
+        problems.extend(_public_key_problems(str(key), "lambda_cluster_ssh_public_key"))
     return problems
+
+
+def _key_file_problems(key_file: str) -> list[str]:
+    """Read the key file here, before any module sees its content: a private key given by mistake must never
+    reach a module's arguments, which Ansible shows at -vvv and ansible-runner records in its events."""
+    label = "lambda_cluster_ssh_public_key_file %s" % key_file
+    path = os.path.expanduser(key_file)
+    if not os.path.isfile(path):
+        return ["%s does not exist on the controller." % label]
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_PUBLIC_KEY_LENGTH + 1024).decode("utf-8")
+    except UnicodeDecodeError:
+        return ["%s is not a text file; give the public key (the .pub file)." % label]
+    except OSError as error:
+        return ["%s cannot be read: %s." % (label, error.strerror or error)]
+    return _public_key_problems(text, label)
+
+
+def _public_key_problems(text: str, label: str) -> list[str]:
+    try:
+        parse_public_key(text, label=label)
+    except PublicKeyError as error:
+        return ["%s." % error]
+    return []
 
 
 def _network_problems(spec: dict) -> list[str]:

@@ -133,7 +133,8 @@ options:
   user_data:
     description:
       - Cloud-init user data (plain text, at most 1 MB) passed at launch.
-      - It is not returned; the RV(launch.request) only reports its size.
+      - It often carries secrets (a K3s join token), so it is never shown, not even in the task's invocation at C(-vvv) or in
+        ansible-runner's events; the RV(launch.request) only reports its size.
     type: str
   firewall_ruleset_ids:
     description:
@@ -629,7 +630,8 @@ def main() -> None:
             id=dict(type="str"),
             family=dict(type="str"),
         ), mutually_exclusive=[("id", "family")], required_one_of=[("id", "family")]),
-        user_data=dict(type="str"),
+        # Cloud-init is where join tokens go: never shown, not even in the invocation at -vvv.
+        user_data=dict(type="str", no_log=True),
         firewall_ruleset_ids=dict(type="list", elements="str"),
         firewall_ruleset_ids_by_region=dict(type="dict"),
         file_system_names_by_region=dict(type="dict"),

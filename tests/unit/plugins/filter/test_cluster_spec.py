@@ -15,10 +15,14 @@ from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_spec import (
 )
 
 
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
 @pytest.fixture
 def spec(tmp_path) -> dict:
     key_file = tmp_path / "id.pub"
-    key_file.write_text("ssh-ed25519 AAAA admin\n")
+    key_file.write_text(PUBLIC_KEY + "\n")
     return {
         "name": "demo", "regions": ["us-east-1", "us-west-1"], "ssh_key_name": "admin", "ssh_public_key": None,
         "ssh_public_key_file": str(key_file), "admin_networks": ["203.0.113.0/24"], "image": None,
@@ -67,6 +71,27 @@ def test_missing_key_file_and_overlong_names_are_problems(spec, tmp_path) -> Non
 def test_membership_mistakes_are_problems(spec, membership, expected) -> None:
     spec.update(membership)
     assert any(expected in problem for problem in cluster_spec_problems(spec))
+
+
+def test_a_private_key_given_as_the_public_key_is_refused_without_echoing_it(spec, tmp_path) -> None:
+    private_file = tmp_path / "id_ed25519"
+    private_file.write_text(PRIVATE_KEY)
+    spec["ssh_public_key_file"] = str(private_file)
+    [problem] = cluster_spec_problems(spec)
+    assert problem.startswith("lambda_cluster_ssh_public_key_file %s holds a private key" % private_file)
+    spec.update(ssh_public_key_file=None, ssh_public_key=PRIVATE_KEY)
+    [problem] = cluster_spec_problems(spec)
+    assert problem.startswith("lambda_cluster_ssh_public_key holds a private key")
+    assert "b3BlbnNzaC1rZXktdjE" not in " ".join(cluster_spec_problems(spec))
+
+
+def test_a_key_file_that_is_not_a_public_key_is_refused(spec, tmp_path) -> None:
+    garbage = tmp_path / "garbage.pub"
+    garbage.write_bytes(b"\xff\xfe binary")
+    spec["ssh_public_key_file"] = str(garbage)
+    assert "is not a text file" in " ".join(cluster_spec_problems(spec))
+    garbage.write_text("ssh-ed25519 AAAA admin\n")
+    assert "does not belong to a ssh-ed25519 key" in " ".join(cluster_spec_problems(spec))
 
 
 def test_pool_names_must_be_unique(spec) -> None:
