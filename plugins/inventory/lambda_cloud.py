@@ -217,8 +217,9 @@ notes:
   - One inventory load sends exactly one C(GET /instances) request (plus retries after transient failures); a cache hit sends none.
     C(--flush-cache) and C(meta refresh_inventory) always fetch a fresh list.
   - The cache holds the raw instance list (without Jupyter credentials unless O(include_secrets)), so O(compose), O(keyed_groups)
-    and filters apply to cached data exactly as to fresh data. Ansible's file cache plugins write world-readable files; this plugin
-    creates a missing O(cache_connection) directory with mode C(0700) and makes its own cache file C(0600).
+    and filters apply to cached data exactly as to fresh data. Ansible's file cache plugins make their files world-readable; with
+    them, this plugin writes its own cache file C(0600) from its creation on, and creates a missing O(cache_connection)
+    directory with mode C(0700).
   - API errors (invalid key, inactive account, network failures) fail the load with one sentence that names where the key came from
     but never shows it.
 seealso:
@@ -278,6 +279,7 @@ import stat
 from collections.abc import Iterator, Mapping
 
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.plugins import cache as cache_plugins
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builder import (
@@ -348,7 +350,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(source, cache)
 
     def update_cache_if_changed(self) -> None:
-        super().update_cache_if_changed()
+        # Ansible's file caches write a private temporary file, rename it, then chmod it to the mode this constant
+        # names (0644): with include_secrets, Jupyter tokens would be readable by others until the chmod below.
+        # While this plugin writes its entry, the constant is 0600, so the file is never open to others.
+        with _private_umask(), _replaced(cache_plugins, "S_IRWU_RG_RO", stat.S_IRUSR | stat.S_IWUSR):
+            super().update_cache_if_changed()
         self._restrict_cache_file()
 
     # -- loading -------------------------------------------------------------------------
@@ -480,7 +486,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return "%s_%s" % (self.get_cache_key(source), account)
 
     def _restrict_cache_file(self) -> None:
-        """Make the cache file this load wrote readable by its owner only (Ansible's file caches write 0644).
+        """Make the cache file this load used readable by its owner only: one an earlier version (or another
+        cache plugin writing files) left readable is closed now.
 
         File caches name the file <cache_prefix>[<schema>_]<key> inside cache_connection, so the
         file is found by its key without relying on the cache plugin's internals.
@@ -496,6 +503,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if entry.name.endswith(key) and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(entry.path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+@contextlib.contextmanager
+def _replaced(owner, name: str, value) -> Iterator[None]:
+    """``owner.name`` is ``value`` inside the block (when ``owner`` has such an attribute)."""
+    if not hasattr(owner, name):
+        yield
+        return
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, previous)
 
 
 @contextlib.contextmanager

@@ -27,8 +27,10 @@ description:
     exists. An interrupted run therefore never creates a duplicate when it is run again.
   - Runs on the same controller look for the instance and launch it under one lock, so two concurrent runs for the same name
     launch it once. The API offers no conditional launch, so runs on different controllers are not protected against each other.
-  - Those locks and the launch spacing live in small files under C(~/.ansible/tmp/sophia.lambda_k3s/) on the controller;
-    they hold no secret.
+  - Those locks (one per cluster and name) and the launch spacing live in small private files under
+    C($ANSIBLE_LOCAL_TEMP/sophia.lambda_k3s/) on the controller, C(~/.ansible/tmp/sophia.lambda_k3s/) by default; they hold
+    no secret. A directory another user owns or may write to, or a file replaced by a symbolic link, is refused, and a lock
+    still held after 15 minutes ends the wait with an error.
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
@@ -383,7 +385,7 @@ class InstanceManager:
         else:
             # Looking for the instance and launching it happen under one lock, so two runs for the
             # same name on this controller cannot both find it absent and both launch it.
-            with self.client.controller_lock("present"):
+            with self.client.controller_lock("present", self.scope.cluster, self.name):
                 existing = self._find_existing()
                 launched_id = self._launch() if existing is None else None
             if existing is None:

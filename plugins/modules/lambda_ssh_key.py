@@ -158,7 +158,7 @@ class SSHKeyManager:
         if self.module.check_mode:
             return {"id": None, "name": self.name, "public_key": public_key}
         if current is not None:
-            self.client.delete_ssh_key(current["id"])
+            self.delete(current["id"])
         return self.add(public_key)
 
     def add(self, public_key: str) -> dict:
@@ -173,12 +173,21 @@ class SSHKeyManager:
                                                  code=error.code, status=error.status), changed=self.changed)
         return {}
 
+    def delete(self, key_id: str) -> None:
+        try:
+            self.client.delete_ssh_key(key_id)
+        except LambdaAPIError:
+            # A retry after a lost answer is refused because the first attempt deleted the key (the API
+            # answers an unknown key with 400, not 404): read back before calling it a failure.
+            if any(key.get("id") == key_id for key in self.client.list_ssh_keys()):
+                raise
+
     def absent(self, stored: list) -> None:
         if stored:
             self.changed = True
             if not self.module.check_mode:
                 for key in stored:
-                    self.client.delete_ssh_key(key["id"])
+                    self.delete(key["id"])
 
 
 def argument_spec() -> dict:

@@ -527,6 +527,28 @@ def test_include_secrets(lambda_emulator, load, tmp_path):
     assert lambda_emulator.count("GET", "/instances") == 2
 
 
+def test_the_cache_file_is_private_from_its_first_byte(lambda_emulator, load, tmp_path, monkeypatch):
+    """With include_secrets the cache holds Jupyter tokens: no moment may leave it readable by others, even in a
+    directory of the user's that others can enter (Ansible's file caches chmod their files 0644)."""
+    seed_demo(lambda_emulator)
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o755)
+    loosened = []
+    real_chmod = os.chmod
+
+    def watched_chmod(path, mode, *args, **kwargs):
+        if str(path).startswith(str(directory)) and mode & 0o077:
+            loosened.append((str(path), oct(mode)))
+        return real_chmod(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "chmod", watched_chmod)
+    monkeypatch.setattr(os, "umask", lambda mask, real=os.umask: real(0o022 if mask == 0o077 else mask))  # a umask that would not save it
+    load(api(lambda_emulator, include_secrets=True, **cache_options(directory)))
+    (cache_file,) = cache_files(directory)
+    assert loosened == [], "the cache file was made readable by others at some point"
+    assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600 and "jupyter" in cache_file.read_text()
+
+
 def test_memory_cache_plugin_works_too(lambda_emulator, load):
     seed_demo(lambda_emulator)
     assert len(load(api(lambda_emulator, cache=True, cache_plugin="ansible.builtin.memory")).hosts) == 4

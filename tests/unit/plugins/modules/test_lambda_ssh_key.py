@@ -19,6 +19,9 @@ def public_key(seed: int, comment: str = "admin@example", key_type: str = "ssh-e
     return " ".join(part for part in (key_type, base64.b64encode(blob).decode(), comment) if part)
 
 
+# What the API answers a DELETE retried after its first answer was lost: the key is unknown by then.
+LOST_DELETE = LambdaAPIError("Lambda Cloud rejected the request parameters: SSH key does not exist.", code="global/invalid-parameters",
+                             status=400)
 KEY_A = public_key(1)
 KEY_B = public_key(2)
 MUTATING = ("add_ssh_key", "delete_ssh_key")
@@ -47,8 +50,10 @@ class FakeClient(RecordingClient):
         return dict(new, private_key=None)
 
     def delete_ssh_key(self, key_id):
+        if self.errors.get("delete_ssh_key") is LOST_DELETE:
+            del self.keys[key_id]  # deleted; the retry of the lost answer is refused, as the API refuses an unknown key
         self._call("delete_ssh_key", key_id)
-        del self.keys[key_id]
+        self.keys.pop(key_id, None)
 
 
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
@@ -198,6 +203,20 @@ def test_absent_deletes_every_key_with_the_name():
     assert result["changed"] is True and result["ssh_key"] == {}
     assert client.mutations() == [("delete_ssh_key", "k1"), ("delete_ssh_key", "k2")]
     assert result["diff"]["after"] == {}
+
+
+def test_absent_whose_delete_answer_was_lost_is_done():
+    client = FakeClient([stored(key_id="k1")])
+    client.errors["delete_ssh_key"] = LOST_DELETE
+    result = run(client, name="admin", state="absent")
+    assert result.get("failed") is not True and result["changed"] is True and client.keys == {}
+
+
+def test_a_delete_refused_while_the_key_remains_fails():
+    client = FakeClient([stored(key_id="k1")])
+    client.errors["delete_ssh_key"] = LambdaAPIError("Lambda Cloud refused", code="global/invalid-parameters", status=400)
+    result = run(client, name="admin", state="absent")
+    assert result["failed"] is True and "k1" in client.keys
 
 
 def test_absent_without_a_key_changes_nothing():
