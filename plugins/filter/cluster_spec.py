@@ -241,6 +241,27 @@ def look_alikes_line(look_alikes: list) -> str:
             "%s." % ", ".join("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes))
 
 
+def launch_report(launch_results: list, nodes: list) -> str:
+    """Why a launch loop failed, what it launched and what it did not, as one paragraph.
+
+    ``launch_results`` are lambda_instance's loop results, cut short after an account-wide error
+    (the loop's break_when); a node with no result was never tried.
+    """
+    failed = [result for result in launch_results if result.get("failed")]
+    present = {result["item"]["name"] for result in launch_results if not result.get("failed")}
+    launched = [result["item"]["name"] for result in launch_results if result.get("launch") and not result.get("failed")]
+    parts = []
+    for result in failed:
+        name, message = result["item"]["name"], str(result.get("msg") or "it failed").strip()
+        parts.append(message if name in message else "%s: %s" % (name, message))
+    if any(result.get("account_wide") for result in failed):
+        parts.append("That error concerns the whole Lambda Cloud account, so no further node was launched.")
+    parts.append("Launched in this run: %s." % (", ".join(launched) or "none"))
+    parts.append("Not launched: %s." % (", ".join(node["name"] for node in nodes if node["name"] not in present) or "none"))
+    parts.append("Fix the cause, then run provision.yml again: it launches only the missing nodes.")
+    return " ".join(parts)
+
+
 def _summary_row(result: dict, member: dict | None, prices: dict) -> tuple:
     if member:
         instance_type = member.get("instance_type") or {}
@@ -274,4 +295,5 @@ class FilterModule:
             "names_by_region": names_by_region,
             "cluster_summary": cluster_summary,
             "look_alikes_line": look_alikes_line,
+            "launch_report": launch_report,
         }

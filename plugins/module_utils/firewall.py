@@ -176,3 +176,60 @@ def member_rules(instances, membership: Membership) -> list:
         by_address.setdefault(network, description)
     return [{"protocol": "all", "port_range": list(ALL_PORTS), "source_network": network, "description": by_address[network]}
             for network in sorted(by_address, key=ipaddress.IPv4Network)]
+
+
+# -- the account-wide (global) rules -------------------------------------------------------------
+
+def _covers(outer: tuple, inner: tuple) -> bool:
+    """True when every packet rule ``inner`` admits, rule ``outer`` admits too (canonical keys)."""
+    outer_protocol, outer_ports, outer_network, _ = outer
+    inner_protocol, inner_ports, inner_network, _ = inner
+    if outer_protocol not in ("all", inner_protocol):
+        return False
+    if inner_protocol == "icmp":
+        ports_covered = outer_protocol == "icmp" or tuple(outer_ports) == tuple(ALL_PORTS)
+    elif outer_protocol == "icmp":
+        ports_covered = False
+    else:
+        ports_covered = _within(inner_ports, outer_ports)
+    if not ports_covered:
+        return False
+    try:
+        return ipaddress.IPv4Network(inner_network).subnet_of(ipaddress.IPv4Network(outer_network))
+    except ValueError:
+        return False
+
+
+def _within(inner_ports: tuple, outer_ports: tuple) -> bool:
+    try:
+        return len(inner_ports) == len(outer_ports) == 2 and outer_ports[0] <= inner_ports[0] and inner_ports[1] <= outer_ports[1]
+    except TypeError:
+        return False
+
+
+def wider_rules(rules, allowed) -> list:
+    """The rules that admit traffic no single rule of ``allowed`` admits (in their order).
+
+    Lambda's account-wide rules apply on top of each instance's ruleset, so a global rule opening
+    SSH to 0.0.0.0/0 defeats a cluster whose ruleset opens it to the admin networks only. The check
+    is rule by rule, so a rule only covered by several allowed rules together counts as wider:
+    it errs towards saying too much, never too little.
+    """
+    allowed_keys = [canonical_key(rule) for rule in allowed or []]
+    return [rule for rule in rules or [] if not any(_covers(outer, canonical_key(rule)) for outer in allowed_keys)]
+
+
+def describe_rule(rule: dict) -> str:
+    """A rule in words, for messages: 'Allow SSH' (tcp port 22 from 0.0.0.0/0)."""
+    protocol, ports, network, description = canonical_key(rule)
+    name = "all protocols" if protocol == "all" else protocol
+    if protocol == "icmp" or len(ports) != 2:
+        what = name
+    elif tuple(ports) == tuple(ALL_PORTS):
+        what = "%s, all ports" % name
+    elif ports[0] == ports[1]:
+        what = "%s port %s" % (name, ports[0])
+    else:
+        what = "%s ports %s-%s" % (name, ports[0], ports[1])
+    text = "%s from %s" % (what, network)
+    return "'%s' (%s)" % (description, text) if description else text

@@ -70,6 +70,11 @@ _CODE_EXPLANATIONS = {
 
 _RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
 
+# Errors about the account rather than the request: every further launch would meet them too, so a
+# run launching several instances stops at the first one instead of leaving a half-made cluster.
+ACCOUNT_WIDE_CODES = frozenset(("global/quota-exceeded", "global/account-inactive", "global/invalid-address",
+                                "global/invalid-api-key"))
+
 # Instance fields that are credentials: the Jupyter URL embeds the token.
 SECRET_INSTANCE_FIELDS = ("jupyter_token", "jupyter_url")
 
@@ -100,6 +105,11 @@ class LambdaAPIError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def account_wide(self) -> bool:
+        """True when the error concerns the whole account (quota, billing, an inactive account, the key)."""
+        return self.code in ACCOUNT_WIDE_CODES
 
 
 class AmbiguousRequestError(LambdaAPIError):
@@ -465,6 +475,13 @@ class LambdaClient:
 
     def delete_firewall_ruleset(self, ruleset_id: str) -> None:
         self.request("DELETE", "/firewall-rulesets/" + _segment(ruleset_id))
+
+    def get_global_firewall_ruleset(self) -> dict:
+        """The account-wide rules, which apply to every instance on top of its rulesets."""
+        return self.request("GET", "/firewall-rulesets/global")
+
+    def update_global_firewall_rules(self, rules: list) -> dict:
+        return self.request("PATCH", "/firewall-rulesets/global", {"rules": rules}, idempotent=True)
 
     # -- waiting -------------------------------------------------------------------------
 

@@ -62,5 +62,6 @@ def client_for(module, **overrides) -> LambdaClient:
 
 
 def fail_for(module, error: LambdaAPIError, **result) -> None:
-    """Fail the module with the error's one-line explanation and its machine-readable code."""
-    module.fail_json(msg=str(error), error_code=error.code, http_status=error.status, **result)
+    """Fail the module with the error's one-line explanation, its machine-readable code, and whether it
+    concerns the whole account (so that a playbook launching several instances stops at the first)."""
+    module.fail_json(msg=str(error), error_code=error.code, http_status=error.status, account_wide=error.account_wide, **result)

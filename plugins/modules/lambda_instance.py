@@ -188,6 +188,9 @@ options:
     default: 12
 notes:
   - The Jupyter token and URL of the instance are never returned.
+  - On failure the result also has C(error_code) (the API's error code), C(http_status) and C(account_wide), true when the error
+    concerns the whole account (quota, billing address, inactive account, API key), so that a loop launching several instances
+    can stop at the first one (C(loop_control.break_when)), as C(provision.yml) does.
 seealso:
   - module: sophia.lambda_k3s.lambda_instance_info
   - module: sophia.lambda_k3s.lambda_instance_type_info

@@ -136,6 +136,8 @@ def test_check_mode_launches_nothing_and_reports_the_plan(emulator, tmp_path, sp
     assert "Would cost: $1.70 per hour for 3 nodes of cluster mini." in result.stdout
     assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\(new\)\s+\$0\.75", result.stdout)
     assert "mini-k3s-us-west-1" in result.stdout  # the ruleset diff
+    # A new Lambda account allows SSH from anywhere account-wide, which the admin networks cannot undo.
+    assert "account-wide firewall rule 'Allow SSH from anywhere' (tcp port 22 from 0.0.0.0/0) is wider" in " ".join(output(result).split())
 
 
 def test_capacity_lost_between_plan_and_launch_falls_back_to_the_next_region(emulator, tmp_path, spec_overrides):
@@ -167,12 +169,14 @@ def one_server_spec(tmp_path: Path, **extra) -> Path:
     return path
 
 
-def test_the_firewall_trusts_tagged_and_named_members_only(emulator, tmp_path, spec_overrides):
+def test_the_firewall_trusts_tagged_and_named_members_only_and_can_close_the_account_wide_rules(emulator, tmp_path, spec_overrides):
     look_alike, _hand_launched = emulator.seed([{"name": "mini-db", "ip": "198.51.100.201"},
                                                {"name": "mini-gpu-x", "ip": "198.51.100.202"}])
-    spec = one_server_spec(tmp_path, lambda_cluster_member_names=["mini-gpu-x"])
+    spec = one_server_spec(tmp_path, lambda_cluster_member_names=["mini-gpu-x"], lambda_cluster_global_firewall="match")
     result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % spec)
     assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert emulator.control("GET", "state")["global_firewall_rules"] == [], "match removed SSH from anywhere, account-wide"
+    assert "wider" not in output(result)
     [server] = [item for item in instances(emulator) if item["name"] == "mini-server-1"]
     [ruleset] = emulator.control("GET", "state")["firewall_rulesets"]
     trusted = sorted(rule["source_network"] for rule in ruleset["rules"] if rule["protocol"] == "all")
@@ -271,8 +275,27 @@ def test_quota_fails_clearly(emulator, tmp_path, spec_overrides):
     emulator.control("POST", "config", {"instance_quota": 2})
     result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides)
     assert recap(result)["failed"] == 1
-    assert "quota is exhausted" in result.stdout and "global/quota-exceeded" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "quota is exhausted" in text and "global/quota-exceeded" in text
+    assert "Launched in this run: mini-server-1, mini-a10-1. Not launched: mini-a10-2." in text
     assert len(instances(emulator)) == 2
+
+
+def test_an_account_error_stops_the_launches_and_the_next_run_continues(emulator, tmp_path, spec_overrides):
+    """The server's launch meets the quota: the GPU agents must not be launched to bill without a control plane."""
+    emulator.add_faults({"kind": "error", "status": 400, "code": "global/quota-exceeded", "message": "Quota exceeded.",
+                         "suggestion": "Contact Support to increase your quota.", "method": "POST", "path": "/instance-operations/launch"})
+    spec = ["-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides]
+    result = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(result)["failed"] == 1
+    assert instances(emulator) == [] and len(emulator.requests("POST", LAUNCH_PATH)) == 1
+    text = " ".join(result.stdout.split())
+    assert "Launching mini-server-1 (cpu_4x_general in us-east-1) failed" in text and "concerns the whole Lambda Cloud account" in text
+    assert "Launched in this run: none. Not launched: mini-server-1, mini-a10-1, mini-a10-2." in text
+
+    rerun = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(rerun)["failed"] == 0, output(rerun)[-5000:]
+    assert sorted(item["name"] for item in instances(emulator)) == ["mini-a10-1", "mini-a10-2", "mini-server-1"]
 
 
 def test_invalid_spec_fails_before_any_api_call(emulator, tmp_path, spec_overrides):

@@ -10,6 +10,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_spec import (
     cluster_nodes,
     cluster_spec_problems,
     cluster_summary,
+    launch_report,
     names_by_region,
     ruleset_regions,
 )
@@ -159,6 +160,29 @@ def test_summary_names_untagged_look_alikes() -> None:
                          "include them): demo-db (%s)." % ("f" * 32))
 
 
+NODES = [{"name": "demo-server-1"}, {"name": "demo-a10-1"}, {"name": "demo-a10-2"}]
+
+
+def test_launch_report_after_an_account_wide_error() -> None:
+    results = [{"item": NODES[0], "changed": False, "instance": {"id": "x"}},
+               {"item": NODES[1], "failed": True, "account_wide": True,
+                "msg": "Launching demo-a10-1 (gpu_1x_a10 in us-east-1) failed. The Lambda Cloud account quota is exhausted."}]
+    assert launch_report(results, NODES) == (
+        "Launching demo-a10-1 (gpu_1x_a10 in us-east-1) failed. The Lambda Cloud account quota is exhausted. That error concerns the "
+        "whole Lambda Cloud account, so no further node was launched. Launched in this run: none. Not launched: demo-a10-1, "
+        "demo-a10-2. Fix the cause, then run provision.yml again: it launches only the missing nodes.")
+
+
+def test_launch_report_after_other_errors_names_the_node() -> None:
+    results = [{"item": NODES[0], "changed": True, "launch": {"region": "us-east-1"}},
+               {"item": NODES[1], "failed": True, "msg": "No capacity for instance types gpu_1x_a10."},
+               {"item": NODES[2], "changed": True, "launch": {"region": "us-east-1"}}]
+    report = launch_report(results, NODES)
+    assert report.startswith("demo-a10-1: No capacity for instance types gpu_1x_a10.")
+    assert "whole Lambda Cloud account" not in report
+    assert "Launched in this run: demo-server-1, demo-a10-2. Not launched: demo-a10-1." in report
+
+
 def test_every_filter_is_registered() -> None:
     assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "ruleset_regions",
-                                             "names_by_region", "cluster_summary", "look_alikes_line"}
+                                             "names_by_region", "cluster_summary", "look_alikes_line", "launch_report"}
