@@ -182,8 +182,8 @@ def member_rules(instances, membership: Membership) -> list:
 
 def _covers(outer: tuple, inner: tuple) -> bool:
     """True when every packet rule ``inner`` admits, rule ``outer`` admits too (canonical keys)."""
-    outer_protocol, outer_ports, outer_network, _ = outer
-    inner_protocol, inner_ports, inner_network, _ = inner
+    outer_protocol, outer_ports, outer_network = outer[:3]
+    inner_protocol, inner_ports, inner_network = inner[:3]
     if outer_protocol not in ("all", inner_protocol):
         return False
     if inner_protocol == "icmp":

@@ -444,11 +444,11 @@ class InstanceManager:
         existing = single_match(instances, self.name, self.scope)
         namesakes = untagged_namesakes(instances, self.name, self.scope) if existing is None else []
         if namesakes:
+            ids = ", ".join(item["id"] for item in namesakes)
             self.module.fail_json(
                 msg="An untagged Lambda Cloud instance is named %s (%s) but is not a member of %s, so it was neither adopted nor "
                     "launched again beside it. To make it a node, name it in member_names (lambda_cluster_member_names in "
-                    "provision.yml); otherwise rename or terminate it." % (self.name, ", ".join(item["id"] for item in namesakes),
-                                                                         self.scope.describe()), changed=False)
+                    "provision.yml); otherwise rename or terminate it." % (self.name, ids, self.scope.describe()), changed=False)
         return existing
 
     def _placement(self):

@@ -51,8 +51,8 @@ class Inputs:
         self.public_key = self._write("id_ed25519.pub", ADMIN_PUBLIC_KEY + "\n")
         self.private_key = self._write("id_ed25519", private_key_text(self.private_key_body))
         user_data = "#cloud-config\nwrite_files:\n  - path: /etc/rancher/k3s/token\n    content: %s\n" % self.join_token
-        self.spec = self._write("spec.yml", yaml.safe_dump(dict(ONE_NODE, lambda_cluster_user_data=user_data,
-                                                                  lambda_cluster_ssh_public_key_file=str(self.public_key))))
+        spec = dict(ONE_NODE, lambda_cluster_user_data=user_data, lambda_cluster_ssh_public_key_file=str(self.public_key))
+        self.spec = self._write("spec.yml", yaml.safe_dump(spec))
         self.mistaken_file = self._write("mistake_file.yml", yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(self.private_key)}))
         self.mistaken_inline = self._write("mistake_inline.yml", yaml.safe_dump({
             "lambda_cluster_ssh_public_key_file": None, "lambda_cluster_ssh_public_key": private_key_text(self.private_key_body)}))

@@ -145,7 +145,6 @@ class TestFilters:
         assert [host.name for host in build([odd], statuses=[]).hosts] == ["demo-server-1"]
 
 
-
 class TestMembership:
     """Which hosts are K3s nodes is decided by cluster.Membership; the builder only applies it."""
 
