@@ -15,6 +15,8 @@ options:
       - If not set, the value of the E(LAMBDA_API_KEY) environment variable is used, and without that the content of the
         file the E(LAMBDA_API_KEY_FILE) environment variable names (only a path then reaches the environment, which tools
         such as ansible-runner record in their artifacts).
+      - That file must be private, like an SSH private key; one that group or others may read, or that another user owns, is
+        refused with the C(chmod) that fixes it.
       - The key is never logged or returned.
     type: str
   api_url:

@@ -45,6 +45,7 @@ options:
         (C(--extra-vars lambda_api_key=...), for example from a vaulted vars file) or the E(LAMBDA_API_KEY) environment variable.
       - Without any of those, the key is read from the file the E(LAMBDA_API_KEY_FILE) environment variable names
         (for CI systems that mount secrets as files; tools such as ansible-runner record the environment in their artifacts).
+        That file must be private (mode C(0600)); one that group or others may read is refused.
       - May be a Jinja template rendered with the extra vars, for example C({{ vault_lambda_api_key }}) or a lookup.
         Keep literal keys out of files under version control.
       - The key is never displayed, logged or written to the inventory cache; only a short hash of it (with O(api_url)) is part of the

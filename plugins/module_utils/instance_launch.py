@@ -113,7 +113,7 @@ def match_by_id(instances: list, instance_id: str, scope: Membership | None) -> 
         if instance.get("id") != instance_id:
             continue
         if not in_scope(instance, scope):
-            raise ValueError("instance %s (%s) is not a member of %s; nothing was done"
+            raise ValueError("instance %s (%s) is not a member of the cluster (%s); nothing was done"
                              % (instance_id, instance.get("name") or "unnamed", _scope_text(scope)))
         if instance.get("status") == "terminating":
             return None, [instance_id]

@@ -446,7 +446,7 @@ class InstanceManager:
         if namesakes:
             ids = ", ".join(item["id"] for item in namesakes)
             self.module.fail_json(
-                msg="An untagged Lambda Cloud instance is named %s (%s) but is not a member of %s, so it was neither adopted nor "
+                msg="An untagged Lambda Cloud instance is named %s (%s) but is not a member of the cluster (%s), so it was neither adopted nor "
                     "launched again beside it. To make it a node, name it in member_names (lambda_cluster_member_names in "
                     "provision.yml); otherwise rename or terminate it." % (self.name, ids, self.scope.describe()), changed=False)
         return existing

@@ -416,7 +416,7 @@ class TestAbsent:
     def test_absent_by_id_refuses_an_instance_outside_the_cluster(self, emu):
         [other] = emu.seed_instances([{"name": "prod-agent-1", "tags": {"k3s-cluster": "prod"}}])
         result = run(emu, state="absent", name=None, instance_id=other)
-        assert result["failed"] is True and "is not a member of instances tagged k3s-cluster=demo" in result["msg"]
+        assert result["failed"] is True and "is not a member of the cluster (instances tagged k3s-cluster=demo)" in result["msg"]
         assert emu.count("POST", "/instance-operations/terminate") == 0 and status_of(emu, other) == "active"
 
     def test_absent_by_id_refuses_an_untagged_look_alike_and_takes_a_listed_one(self, emu):
