@@ -13,8 +13,8 @@ Configuration, in this order:
   * the plugin configuration file named by $LAMBDA_INVENTORY_CONFIG, or else lambda_cloud.yml
     (or .yaml) in this script's directory, when one exists;
   * the environment, for every option the file leaves out: LAMBDA_API_KEY (or LAMBDA_API_KEY_FILE),
-    LAMBDA_API_URL, LAMBDA_K3S_CLUSTER, LAMBDA_REQUEST_INTERVAL (and Ansible's
-    ANSIBLE_INVENTORY_CACHE* settings).
+    LAMBDA_API_URL, LAMBDA_K3S_CLUSTER, LAMBDA_K3S_MEMBER_NAMES, LAMBDA_K3S_MEMBER_PATTERN,
+    LAMBDA_K3S_WHOLE_ACCOUNT, LAMBDA_REQUEST_INTERVAL (and Ansible's ANSIBLE_INVENTORY_CACHE* settings).
 
 The collection is found in ../collections next to a checkout, else wherever Ansible's
 collections_path points (an installed collection). Errors go to stderr as one sentence, with

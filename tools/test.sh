@@ -31,7 +31,8 @@ export PATH="$venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$repo/collections"
 # Tests never talk to the real Lambda Cloud API, whatever the caller's shell exports, and the
 # caller's settings (a cluster name, request pacing, an inventory configuration) do not change them.
-unset LAMBDA_API_KEY LAMBDA_API_KEY_FILE LAMBDA_API_URL LAMBDA_K3S_CLUSTER LAMBDA_REQUEST_INTERVAL LAMBDA_INVENTORY_CONFIG
+unset LAMBDA_API_KEY LAMBDA_API_KEY_FILE LAMBDA_API_URL LAMBDA_K3S_CLUSTER LAMBDA_K3S_MEMBER_NAMES LAMBDA_K3S_MEMBER_PATTERN \
+  LAMBDA_K3S_WHOLE_ACCOUNT LAMBDA_REQUEST_INTERVAL LAMBDA_INVENTORY_CONFIG
 
 apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
@@ -51,16 +52,32 @@ run_sanity() {
   local copy="$root/ansible_collections/sophia/lambda_k3s"
   rm -rf "$root" && mkdir -p "$copy"
   git ls-files -co --exclude-standard -z | grep -zv '^collections/' | tar --null -T - -c | tar -x -C "$copy"
-  prepare_ansible_test_pip
+  # ansible-test keeps its pip bootstrap and sanity virtualenvs under ~/.ansible/test. It runs with a HOME
+  # of its own, so the stand-in bootstrap below never reaches the user's ~/.ansible/test/cache, where it
+  # would change every later ansible-test run on the machine, for any collection.
+  local home
+  home=$(ansible_test_home) || return 1
+  prepare_ansible_test_pip "$home"
   # Without shellcheck, ansible-test skips its shell-script test with only a warning.
   command -v shellcheck >/dev/null || apt_install shellcheck || return 1
-  (cd "$copy" && ansible-test sanity --python "$sanity_python" --requirements --color no "${extra[@]}")
+  # pip still reads the user's configuration (index, certificates) and cache from their usual places.
+  local config="${XDG_CONFIG_HOME:-$HOME/.config}" cache="${XDG_CACHE_HOME:-$HOME/.cache}"
+  (cd "$copy" && HOME="$home" XDG_CONFIG_HOME="$config" XDG_CACHE_HOME="$cache" \
+    ansible-test sanity --python "$sanity_python" --requirements --color no "${extra[@]}")
+}
+
+ansible_test_home() {
+  # The project's git-ignored .cache/. Virtualenv scripts there start with a shebang of about 80 characters
+  # more than this path, and Linux reads at most 127: from a deeper checkout, a per-user directory under TMPDIR.
+  local home="$repo/.cache/ansible-test"
+  ((${#home} <= 45)) || home="${TMPDIR:-/tmp}/sophia-lambda-k3s-ansible-test-$(id -u)"
+  mkdir -p "$home" && chmod 700 "$home" && echo "$home"
 }
 
 prepare_ansible_test_pip() {
   # ansible-test bootstraps pip in each sanity virtualenv from a script it downloads from a host
   # that is not reachable here, with PIP_CONFIG_FILE=/dev/null. This stand-in does the same job
-  # with the interpreter's bundled pip and the system CA bundle.
+  # with the interpreter's bundled pip and the system CA bundle, in ansible-test's HOME ($1).
   local version
   # The pip version ansible-test pins for the sanity Python; 24.2 (ansible-core 2.19) should its
   # internal API ever move.
@@ -71,7 +88,7 @@ from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(SimpleNamespace(version=sys.argv[1]))["pip"].replace(".", "_"))
 PY
 ) || version=24_2
-  local script="$HOME/.ansible/test/cache/get_pip_${version}.py"
+  local script="$1/.ansible/test/cache/get_pip_${version}.py"
   [[ -f "$script" ]] && return 0
   mkdir -p "$(dirname "$script")"
   cat >"$script" <<'PY'

@@ -15,6 +15,8 @@ options:
       - If not set, the value of the E(LAMBDA_API_KEY) environment variable is used, and without that the content of the
         file the E(LAMBDA_API_KEY_FILE) environment variable names (only a path then reaches the environment, which tools
         such as ansible-runner record in their artifacts).
+      - That file must be private, like an SSH private key; one that group or others may read, or that another user owns, is
+        refused with the C(chmod) that fixes it.
       - The key is never logged or returned.
     type: str
   api_url:
@@ -70,4 +72,22 @@ attributes:
     support: full
     membership:
       - sophia.lambda_k3s.lambda_cloud
+"""
+
+    # Members of a cluster beyond its k3s-cluster tag, for modules that take a cluster.
+    MEMBERSHIP = r"""
+options:
+  member_names:
+    description:
+      - Names of instances that are members of the cluster although they carry no C(k3s-cluster) tag, for instances
+        launched by hand (Lambda Cloud cannot tag an instance after its launch), for example V([sophia-control, sophia-ai-core]).
+      - An instance tagged for another cluster is never a member through its name.
+    type: list
+    elements: str
+  member_name_pattern:
+    description:
+      - Python regular expression that makes an untagged instance a member of the cluster when it matches its B(whole) name,
+        for example V(sophia-.*).
+      - An instance tagged for another cluster is never a member through its name.
+    type: str
 """

@@ -16,7 +16,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import RuleError, normalise_source_network, validate_rules
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.ssh_public_key import MAX_PUBLIC_KEY_LENGTH, PublicKeyError, parse_public_key
 
 NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 REGION_PATTERN = re.compile(r"^[a-z]+(-[a-z]+)*-[0-9]+$")
@@ -39,7 +41,8 @@ def cluster_spec_problems(spec: dict) -> list[str]:
     if not isinstance(spec, dict):
         raise AnsibleFilterError("cluster_spec_problems expects the cluster spec as a dict")
     problems = []
-    for check in (_name_problems, _region_problems, _ssh_key_problems, _network_problems, _image_problems, _pool_problems):
+    for check in (_name_problems, _region_problems, _ssh_key_problems, _network_problems, _image_problems, _pool_problems,
+                  _membership_problems):
         problems.extend(check(spec))
     return problems
 
@@ -70,9 +73,36 @@ def _ssh_key_problems(spec: dict) -> list[str]:
     key, key_file = spec.get("ssh_public_key"), spec.get("ssh_public_key_file")
     if bool(key) == bool(key_file):
         problems.append("Set exactly one of lambda_cluster_ssh_public_key (the key) and lambda_cluster_ssh_public_key_file (a .pub file).")
-    elif key_file and not os.path.isfile(os.path.expanduser(str(key_file))):
-        problems.append("lambda_cluster_ssh_public_key_file %s does not exist on the controller." % key_file)
+    elif key_file:
+        problems.extend(_key_file_problems(str(key_file)))
+    else:
+        problems.extend(_public_key_problems(str(key), "lambda_cluster_ssh_public_key"))
     return problems
+
+
+def _key_file_problems(key_file: str) -> list[str]:
+    """Read the key file here, before any module sees its content: a private key given by mistake must never
+    reach a module's arguments, which Ansible shows at -vvv and ansible-runner records in its events."""
+    label = "lambda_cluster_ssh_public_key_file %s" % key_file
+    path = os.path.expanduser(key_file)
+    if not os.path.isfile(path):
+        return ["%s does not exist on the controller." % label]
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_PUBLIC_KEY_LENGTH + 1024).decode("utf-8")
+    except UnicodeDecodeError:
+        return ["%s is not a text file; give the public key (the .pub file)." % label]
+    except OSError as error:
+        return ["%s cannot be read: %s." % (label, error.strerror or error)]
+    return _public_key_problems(text, label)
+
+
+def _public_key_problems(text: str, label: str) -> list[str]:
+    try:
+        parse_public_key(text, label=label)
+    except PublicKeyError as error:
+        return ["%s." % error]
+    return []
 
 
 def _network_problems(spec: dict) -> list[str]:
@@ -88,6 +118,14 @@ def _network_problems(spec: dict) -> list[str]:
     _rules, rule_errors = validate_rules(spec.get("extra_firewall_rules") or [])
     problems.extend("lambda_cluster_extra_firewall_%s." % error for error in rule_errors)
     return problems
+
+
+def _membership_problems(spec: dict) -> list[str]:
+    try:
+        Membership(spec.get("name"), spec.get("member_names"), spec.get("member_name_pattern"))
+    except MembershipError as error:
+        return ["lambda_cluster_%s" % error]
+    return []
 
 
 def _image_problems(spec: dict) -> list[str]:
@@ -173,11 +211,13 @@ def names_by_region(items: list) -> dict:
     return grouped
 
 
-def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False) -> list[str]:
+def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False,
+                    look_alikes: list | None = None) -> list[str]:
     """A table of the spec's nodes (type, region, address, price per hour) with the total, as lines.
 
     Members come from lambda_instance_info; a node not launched yet (check mode) is shown where the
-    plan would put it, at the price from ``prices`` ({instance type: cents per hour}).
+    plan would put it, at the price from ``prices`` ({instance type: cents per hour}). ``look_alikes``
+    (lambda_instance_info's) are named last: untagged instances the cluster leaves alone.
     """
     by_name = {member.get("name"): member for member in members if member.get("name")}
     rows = [_summary_row(result, by_name.get(result["item"]["name"]), prices) for result in plan_results]
@@ -190,7 +230,36 @@ def cluster_summary(plan_results: list, members: list, prices: dict, cluster: st
     unmanaged = sorted(name for name in by_name if name not in spec_names)
     if unmanaged:
         lines.append("Also in the cluster but not in the spec (left as they are): %s." % ", ".join(unmanaged))
+    if look_alikes:
+        lines.append(look_alikes_line(look_alikes))
     return lines
+
+
+def look_alikes_line(look_alikes: list) -> str:
+    """One sentence naming untagged instances named like the cluster, which nothing acts on."""
+    return ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to include them): "
+            "%s." % ", ".join("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes))
+
+
+def launch_report(launch_results: list, nodes: list) -> str:
+    """Why a launch loop failed, what it launched and what it did not, as one paragraph.
+
+    ``launch_results`` are lambda_instance's loop results, cut short after an account-wide error
+    (the loop's break_when); a node with no result was never tried.
+    """
+    failed = [result for result in launch_results if result.get("failed")]
+    present = {result["item"]["name"] for result in launch_results if not result.get("failed")}
+    launched = [result["item"]["name"] for result in launch_results if result.get("launch") and not result.get("failed")]
+    parts = []
+    for result in failed:
+        name, message = result["item"]["name"], str(result.get("msg") or "it failed").strip()
+        parts.append(message if name in message else "%s: %s" % (name, message))
+    if any(result.get("account_wide") for result in failed):
+        parts.append("That error concerns the whole Lambda Cloud account, so no further node was launched.")
+    parts.append("Launched in this run: %s." % (", ".join(launched) or "none"))
+    parts.append("Not launched: %s." % (", ".join(node["name"] for node in nodes if node["name"] not in present) or "none"))
+    parts.append("Fix the cause, then run provision.yml again: it launches only the missing nodes.")
+    return " ".join(parts)
 
 
 def _summary_row(result: dict, member: dict | None, prices: dict) -> tuple:
@@ -225,4 +294,6 @@ class FilterModule:
             "ruleset_regions": ruleset_regions,
             "names_by_region": names_by_region,
             "cluster_summary": cluster_summary,
+            "look_alikes_line": look_alikes_line,
+            "launch_report": launch_report,
         }

@@ -13,9 +13,10 @@ author:
 description:
   - Reads the instances of a Lambda Cloud account from the Lambda Cloud API (one C(GET /instances) per load) and turns them into
     inventory hosts. No address is written by hand.
-  - Every host joins the C(lambda) group, one of C(k3s_server) or C(k3s_agent) (children of C(k3s_cluster)), and the groups
-    C(region_<region>), C(type_<instance type>) and C(gpu_<model>) (for example C(gpu_h100), C(gpu_gh200)). Group names follow
-    Ansible's safe group name rules, so C(region_us-east-1) becomes C(region_us_east_1).
+  - Every host joins the C(lambda) group. Members of the chosen cluster (see O(cluster)) also join one of C(k3s_server) or
+    C(k3s_agent) (children of C(k3s_cluster)), and the groups C(region_<region>), C(type_<instance type>) and C(gpu_<model>)
+    (for example C(gpu_h100), C(gpu_gh200)). Group names follow Ansible's safe group name rules, so C(region_us-east-1)
+    becomes C(region_us_east_1).
   - The K3s role comes from the C(k3s-role) tag (C(server) or C(agent)); an instance without it is a server when its name matches
     O(server_name_pattern) and an agent otherwise.
   - Host variables carry O(hostvars_prefix) (C(lambda_) by default) so that the API's C(name) and C(tags) never collide with
@@ -44,6 +45,7 @@ options:
         (C(--extra-vars lambda_api_key=...), for example from a vaulted vars file) or the E(LAMBDA_API_KEY) environment variable.
       - Without any of those, the key is read from the file the E(LAMBDA_API_KEY_FILE) environment variable names
         (for CI systems that mount secrets as files; tools such as ansible-runner record the environment in their artifacts).
+        That file must be private (mode C(0600)); one that group or others may read is refused.
       - May be a Jinja template rendered with the extra vars, for example C({{ vault_lambda_api_key }}) or a lookup.
         Keep literal keys out of files under version control.
       - The key is never displayed, logged or written to the inventory cache; only a short hash of it (with O(api_url)) is part of the
@@ -115,12 +117,46 @@ options:
     default: []
   cluster:
     description:
-      - Name of the K3s cluster. When set, only its members become hosts - instances tagged C(k3s-cluster=<cluster>), or untagged
-        instances whose name starts with C(<cluster>-). When unset, every instance that passes the other filters is a member.
+      - Name of the K3s cluster. Its members are the instances tagged C(k3s-cluster=<cluster>), as
+        P(sophia.lambda_k3s.lambda_instance#module) and C(provision.yml) launch them, plus the instances named in
+        O(member_names) or matching O(member_name_pattern).
+      - An untagged instance whose name merely starts with C(<cluster>-) is not a member; it is left out with a warning that
+        says how to include it.
+      - When no cluster is chosen (none of O(cluster), O(member_names), O(member_name_pattern), O(whole_account)), every
+        instance that passes the other filters is listed in the C(lambda) group only, so C(--graph) shows what the account
+        holds, and the C(k3s_*), C(region_*), C(type_*) and C(gpu_*) groups stay empty.
+      - Only members are listed once a cluster is chosen.
       - May be a Jinja template.
     type: str
     env:
       - name: LAMBDA_K3S_CLUSTER
+  member_names:
+    description:
+      - Names of instances that are members although they carry no C(k3s-cluster) tag, for instances launched by hand
+        (Lambda Cloud cannot tag an instance after its launch), for example V([sophia-control, sophia-ai-core]).
+      - An instance tagged for another cluster is never a member through its name.
+      - From the environment, a comma-separated list.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: LAMBDA_K3S_MEMBER_NAMES
+  member_name_pattern:
+    description:
+      - Python regular expression that makes an untagged instance a member when it matches the B(whole) name, for example
+        V(sophia-.*) for instances launched by hand as C(sophia-control), C(sophia-ai-core)...
+      - An instance tagged for another cluster is never a member through its name.
+    type: str
+    env:
+      - name: LAMBDA_K3S_MEMBER_PATTERN
+  whole_account:
+    description:
+      - Make every instance of the account that passes the other filters a cluster member, whatever its tags and name.
+      - Never the default; it cannot be combined with O(cluster), O(member_names) or O(member_name_pattern).
+    type: bool
+    default: false
+    env:
+      - name: LAMBDA_K3S_WHOLE_ACCOUNT
   tags:
     description:
       - Only instances carrying every one of these tag keys with exactly these values become hosts.
@@ -182,8 +218,9 @@ notes:
   - One inventory load sends exactly one C(GET /instances) request (plus retries after transient failures); a cache hit sends none.
     C(--flush-cache) and C(meta refresh_inventory) always fetch a fresh list.
   - The cache holds the raw instance list (without Jupyter credentials unless O(include_secrets)), so O(compose), O(keyed_groups)
-    and filters apply to cached data exactly as to fresh data. Ansible's file cache plugins write world-readable files; this plugin
-    creates a missing O(cache_connection) directory with mode C(0700) and makes its own cache file C(0600).
+    and filters apply to cached data exactly as to fresh data. Ansible's file cache plugins make their files world-readable; with
+    them, this plugin writes its own cache file C(0600) from its creation on, and creates a missing O(cache_connection)
+    directory with mode C(0700).
   - API errors (invalid key, inactive account, network failures) fail the load with one sentence that names where the key came from
     but never shows it.
 seealso:
@@ -196,6 +233,12 @@ EXAMPLES = r"""
 # inventories/lambda_cloud.yml: every active instance of the cluster named in $LAMBDA_K3S_CLUSTER,
 # with the API key taken from $LAMBDA_API_KEY.
 plugin: sophia.lambda_k3s.lambda_cloud
+
+---
+# Instances launched by hand (sophia-control, sophia-ai-core...) cannot be tagged: name them, or match their names.
+plugin: sophia.lambda_k3s.lambda_cloud
+member_names: [sophia-control, sophia-ai-core]
+# member_name_pattern: "sophia-.*"
 
 ---
 # A named cluster, the key from an extra var (ansible-playbook -e lambda_api_key=...), booting instances too.
@@ -237,6 +280,7 @@ import stat
 from collections.abc import Iterator, Mapping
 
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.plugins import cache as cache_plugins
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builder import (
@@ -244,6 +288,8 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builde
     InventoryPlan,
     build_inventory,
     is_template,
+    options_with_defaults,
+    validate_options,
     without_secrets,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
@@ -268,8 +314,9 @@ CONFIG_SUFFIXES = ("lambda_cloud.yml", "lambda_cloud.yaml")
 
 # Options handed to the API client and to the inventory builder, by name.
 CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "retry_max_delay", "request_interval")
-BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "tags", "hostnames", "duplicate_hostnames", "connect_with",
-                   "hostvars_prefix", "include_secrets", "server_name_pattern", "default_user")
+BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "member_names", "member_name_pattern", "whole_account", "tags",
+                   "hostnames", "duplicate_hostnames", "connect_with", "hostvars_prefix", "include_secrets", "server_name_pattern",
+                   "default_user")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -304,7 +351,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(source, cache)
 
     def update_cache_if_changed(self) -> None:
-        super().update_cache_if_changed()
+        # Ansible's file caches write a private temporary file, rename it, then chmod it to the mode this constant
+        # names (0644): with include_secrets, Jupyter tokens would be readable by others until the chmod below.
+        # While this plugin writes its entry, the constant is 0600, so the file is never open to others.
+        with _private_umask(), _replaced(cache_plugins, "S_IRWU_RG_RO", stat.S_IRUSR | stat.S_IWUSR):
+            super().update_cache_if_changed()
         self._restrict_cache_file()
 
     # -- loading -------------------------------------------------------------------------
@@ -312,9 +363,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _populate(self, source: str, use_cache: bool) -> None:
         options = {name: self.get_option(name) for name in BUILDER_OPTIONS}
         options["cluster"] = self._templated("cluster")
-        instances = self._instances(source, use_cache, options["include_secrets"])
         try:
-            plan = build_inventory(instances, options, render=self._render_hostname, safe_group_name=self._sanitize_group_name)
+            # Before the request: a mistake in the options costs no API call.
+            validate_options(options_with_defaults(options))
+            plan = build_inventory(self._instances(source, use_cache, options["include_secrets"]), options,
+                                   render=self._render_hostname, safe_group_name=self._sanitize_group_name)
         except InventoryConfigError as error:
             raise AnsibleParserError(str(error)) from None
         self._apply(plan)
@@ -434,7 +487,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return "%s_%s" % (self.get_cache_key(source), account)
 
     def _restrict_cache_file(self) -> None:
-        """Make the cache file this load wrote readable by its owner only (Ansible's file caches write 0644).
+        """Make the cache file this load used readable by its owner only: one an earlier version (or another
+        cache plugin writing files) left readable is closed now.
 
         File caches name the file <cache_prefix>[<schema>_]<key> inside cache_connection, so the
         file is found by its key without relying on the cache plugin's internals.
@@ -450,6 +504,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if entry.name.endswith(key) and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.chmod(entry.path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+@contextlib.contextmanager
+def _replaced(owner, name: str, value) -> Iterator[None]:
+    """``owner.name`` is ``value`` inside the block (when ``owner`` has such an attribute)."""
+    if not hasattr(owner, name):
+        yield
+        return
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, previous)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which Lambda Cloud instances belong to a K3s cluster, and in which role.
 
-The inventory and the provisioning modules must agree on this, so the rules live here once.
+The inventory, the provisioning modules, teardown and the firewall's member rules must agree on
+this, so the rules live here once.
 """
 
 from __future__ import annotations
@@ -31,15 +32,86 @@ def tags_dict(instance: dict) -> dict:
     return tags
 
 
-def is_member(instance: dict, cluster: str | None) -> bool:
-    """With no cluster every instance belongs. Otherwise the k3s-cluster tag decides; untagged
-    instances belong when their name starts with '<cluster>-'."""
-    if not cluster:
-        return True
-    tags = tags_dict(instance)
-    if CLUSTER_TAG in tags:
-        return tags[CLUSTER_TAG] == cluster
-    return str(instance.get("name") or "").startswith(cluster + "-")
+def cluster_tag(instance: dict) -> str | None:
+    """The instance's k3s-cluster tag, None when it has none (or an empty one)."""
+    return tags_dict(instance).get(CLUSTER_TAG) or None
+
+
+class MembershipError(ValueError):
+    """A membership setting that cannot be used; the message names the option and what to change."""
+
+
+class Membership:
+    """Which instances form one K3s cluster, decided from what the user said and nothing else.
+
+    An instance belongs when it carries the k3s-cluster tag with the cluster's name (what
+    provision.yml sets at launch), or when the user lists its name, or when its whole name matches
+    a pattern the user wrote (instances launched by hand cannot be tagged afterwards). A name that
+    merely starts like the cluster's does not count: an untagged prod-db must never be terminated
+    with cluster prod, nor trusted by its firewall. An instance tagged for another cluster belongs
+    to that one, whatever its name. With nothing chosen, nothing belongs; the whole account is a
+    cluster only with whole_account.
+    """
+
+    def __init__(self, cluster: str | None = None, names=None, name_pattern: str | None = None, whole_account: bool = False):
+        self.cluster = cluster or None
+        self.names = tuple(str(name) for name in names or ())
+        self.name_pattern = name_pattern or None
+        self.whole_account = bool(whole_account)
+        if self.whole_account and (self.cluster or self.names or self.name_pattern):
+            raise MembershipError("whole_account makes every instance of the account a member, so it cannot be combined with "
+                                  "cluster, member_names or member_name_pattern; set one or the other.")
+        if any(not name.strip() for name in self.names):
+            raise MembershipError("member_names must not contain empty names.")
+        try:
+            self._pattern = re.compile(self.name_pattern) if self.name_pattern else None
+        except re.error as error:
+            raise MembershipError("member_name_pattern %r is not a valid regular expression: %s." % (self.name_pattern, error)) from None
+
+    @property
+    def chosen(self) -> bool:
+        """True when the user said which instances form the cluster."""
+        return bool(self.whole_account or self.cluster or self.names or self._pattern)
+
+    def reason(self, instance: dict) -> str | None:
+        """Why the instance is a member ('tagged', 'listed', 'pattern', 'account'), or None if it is not one."""
+        if self.whole_account:
+            return "account"
+        tagged = cluster_tag(instance)
+        if tagged:
+            # An instance tagged for another cluster belongs to that one, whatever its name.
+            return "tagged" if tagged == self.cluster else None
+        name = str(instance.get("name") or "")
+        if name and name in self.names:
+            return "listed"
+        if name and self._pattern is not None and self._pattern.fullmatch(name):
+            return "pattern"
+        return None
+
+    def includes(self, instance: dict) -> bool:
+        return self.reason(instance) is not None
+
+    def look_alikes(self, instances) -> list:
+        """Untagged instances named '<cluster>-...' that are not members: reported, never acted on."""
+        if not self.cluster:
+            return []
+        prefix = self.cluster + "-"
+        return [instance for instance in instances
+                if not cluster_tag(instance) and str(instance.get("name") or "").startswith(prefix)
+                and not self.includes(instance)]
+
+    def describe(self) -> str:
+        """The criteria in words, for messages."""
+        if self.whole_account:
+            return "every instance of the account"
+        parts = []
+        if self.cluster:
+            parts.append("instances tagged %s=%s" % (CLUSTER_TAG, self.cluster))
+        if self.names:
+            parts.append("instances named %s" % ", ".join(self.names))
+        if self.name_pattern:
+            parts.append("instances whose name matches %s" % self.name_pattern)
+        return " or ".join(parts) or "no cluster"
 
 
 def is_live(instance: dict | None) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_live, is_member
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, is_live
 
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 PORT_MIN = 1
@@ -151,16 +151,18 @@ def without_duplicates(rules) -> list:
     return unique
 
 
-def member_rules(instances, cluster: str) -> list:
-    """One rule per live member of ``cluster`` that has a public IP: every protocol and port from it.
+def member_rules(instances, membership: Membership) -> list:
+    """One rule per live member of the cluster that has a public IP: every protocol and port from it.
 
     K3s nodes need many ports between them (6443, 10250, flannel's VXLAN or WireGuard, etcd on
     servers, NodePorts), and a cluster that spans regions talks over public addresses, so each
-    member's /32 is trusted fully. Ordered by address so the rule list is stable between runs.
+    member's /32 is trusted fully, so only explicit members are (membership.chosen false trusts
+    nobody). Ordered by address so the rule list is stable between runs.
     """
     by_address = {}
+    label = membership.cluster or "named"
     for instance in instances or []:
-        if not is_member(instance, cluster) or not is_live(instance):
+        if not membership.includes(instance) or not is_live(instance):
             continue
         address = instance.get("ip")
         if not address:
@@ -170,7 +172,64 @@ def member_rules(instances, cluster: str) -> list:
         except RuleError:
             continue
         name = str(instance.get("name") or instance.get("id") or "")
-        description = ("k3s cluster %s member %s" % (cluster, name))[:MAX_DESCRIPTION_LENGTH]
+        description = ("k3s cluster %s member %s" % (label, name))[:MAX_DESCRIPTION_LENGTH]
         by_address.setdefault(network, description)
     return [{"protocol": "all", "port_range": list(ALL_PORTS), "source_network": network, "description": by_address[network]}
             for network in sorted(by_address, key=ipaddress.IPv4Network)]
+
+
+# -- the account-wide (global) rules -------------------------------------------------------------
+
+def _covers(outer: tuple, inner: tuple) -> bool:
+    """True when every packet rule ``inner`` admits, rule ``outer`` admits too (canonical keys)."""
+    outer_protocol, outer_ports, outer_network = outer[:3]
+    inner_protocol, inner_ports, inner_network = inner[:3]
+    if outer_protocol not in ("all", inner_protocol):
+        return False
+    if inner_protocol == "icmp":
+        ports_covered = outer_protocol == "icmp" or tuple(outer_ports) == tuple(ALL_PORTS)
+    elif outer_protocol == "icmp":
+        ports_covered = False
+    else:
+        ports_covered = _within(inner_ports, outer_ports)
+    if not ports_covered:
+        return False
+    try:
+        return ipaddress.IPv4Network(inner_network).subnet_of(ipaddress.IPv4Network(outer_network))
+    except ValueError:
+        return False
+
+
+def _within(inner_ports: tuple, outer_ports: tuple) -> bool:
+    try:
+        return len(inner_ports) == len(outer_ports) == 2 and outer_ports[0] <= inner_ports[0] and inner_ports[1] <= outer_ports[1]
+    except TypeError:
+        return False
+
+
+def wider_rules(rules, allowed) -> list:
+    """The rules that admit traffic no single rule of ``allowed`` admits (in their order).
+
+    Lambda's account-wide rules apply on top of each instance's ruleset, so a global rule opening
+    SSH to 0.0.0.0/0 defeats a cluster whose ruleset opens it to the admin networks only. The check
+    is rule by rule, so a rule only covered by several allowed rules together counts as wider:
+    it errs towards saying too much, never too little.
+    """
+    allowed_keys = [canonical_key(rule) for rule in allowed or []]
+    return [rule for rule in rules or [] if not any(_covers(outer, canonical_key(rule)) for outer in allowed_keys)]
+
+
+def describe_rule(rule: dict) -> str:
+    """A rule in words, for messages: 'Allow SSH' (tcp port 22 from 0.0.0.0/0)."""
+    protocol, ports, network, description = canonical_key(rule)
+    name = "all protocols" if protocol == "all" else protocol
+    if protocol == "icmp" or len(ports) != 2:
+        what = name
+    elif tuple(ports) == tuple(ALL_PORTS):
+        what = "%s, all ports" % name
+    elif ports[0] == ports[1]:
+        what = "%s port %s" % (name, ports[0])
+    else:
+        what = "%s ports %s-%s" % (name, ports[0], ports[1])
+    text = "%s from %s" % (what, network)
+    return "'%s' (%s)" % (description, text) if description else text

@@ -16,8 +16,9 @@ from collections import namedtuple
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     CLUSTER_TAG,
     ROLE_TAG,
+    Membership,
+    cluster_tag,
     is_live,
-    is_member,
     k3s_role,
     tags_dict,
 )
@@ -50,61 +51,79 @@ Placement = namedtuple("Placement", ["instance_type", "region"])
 class DuplicateInstancesError(Exception):
     """Several live instances carry the name the module manages; it refuses to pick one."""
 
-    def __init__(self, name: str, cluster: str | None, instances: list):
+    def __init__(self, name: str, scope: Membership | None, instances: list):
         self.instance_ids = [instance.get("id") for instance in instances]
-        where = "in cluster %r" % cluster if cluster else "in the account"
         super().__init__(
-            "%d live Lambda Cloud instances are named %r %s (ids: %s); the module will not guess which one it manages. "
+            "%d live Lambda Cloud instances are named %r among %s (ids: %s); the module will not guess which one it manages. "
             "Terminate the extra ones (or rename them), then run again."
-            % (len(instances), name, where, ", ".join(str(i) for i in self.instance_ids)))
+            % (len(instances), name, _scope_text(scope), ", ".join(str(i) for i in self.instance_ids)))
 
 
 # -- instances ---------------------------------------------------------------------------------
 
-def same_name(instances: list, name: str, cluster: str | None) -> list:
+def in_scope(instance: dict, scope: Membership | None) -> bool:
+    """True when the instance is one the module may act on: a member of the cluster the caller
+    chose, or any instance of the account when the caller chose none (the name alone identifies it)."""
+    return scope is None or not scope.chosen or scope.includes(instance)
+
+
+def same_name(instances: list, name: str, scope: Membership | None) -> list:
     """Every instance, whatever its status, named ``name`` among the cluster's members."""
     return [instance for instance in instances
-            if instance.get("name") == name and is_member(instance, cluster)]
+            if instance.get("name") == name and in_scope(instance, scope)]
 
 
-def live_matches(instances: list, name: str, cluster: str | None) -> list:
+def live_matches(instances: list, name: str, scope: Membership | None) -> list:
     """The live instances named ``name`` in the cluster: the ones state=present would reuse."""
-    return [instance for instance in same_name(instances, name, cluster) if is_live(instance)]
+    return [instance for instance in same_name(instances, name, scope) if is_live(instance)]
 
 
-def single_match(instances: list, name: str, cluster: str | None) -> dict | None:
+def single_match(instances: list, name: str, scope: Membership | None) -> dict | None:
     """The one live instance named ``name`` in the cluster, None if there is none.
 
     Raises DuplicateInstancesError when there are several: the name is the module's only handle
     on the instance, so choosing one would be a guess.
     """
-    matches = live_matches(instances, name, cluster)
+    matches = live_matches(instances, name, scope)
     if len(matches) > 1:
-        raise DuplicateInstancesError(name, cluster, matches)
+        raise DuplicateInstancesError(name, scope, matches)
     return matches[0] if matches else None
 
 
-def match_by_id(instances: list, instance_id: str, cluster: str | None) -> tuple:
+def untagged_namesakes(instances: list, name: str, scope: Membership | None) -> list:
+    """Live untagged instances named exactly ``name`` that are not members of the cluster.
+
+    Launching next to one would leave two instances of that name, one of them billing unnoticed;
+    adopting it would take over an instance nobody declared part of the cluster. The caller refuses
+    both and says how to declare it.
+    """
+    if scope is None or not scope.cluster:
+        return []
+    return [instance for instance in instances
+            if instance.get("name") == name and is_live(instance) and not cluster_tag(instance) and not scope.includes(instance)]
+
+
+def match_by_id(instances: list, instance_id: str, scope: Membership | None) -> tuple:
     """(the live instance with this id, or None; [its id] while it is still terminating).
 
-    Raises ValueError when the instance exists but is not a member of ``cluster``: acting on it
-    would reach outside the cluster the caller named.
+    Raises ValueError when the instance exists but is not a member of the chosen cluster: acting
+    on it would reach outside the cluster the caller named.
     """
     for instance in instances:
         if instance.get("id") != instance_id:
             continue
-        if cluster and not is_member(instance, cluster):
-            raise ValueError("instance %s (%s) is not a member of cluster %s; nothing was done"
-                             % (instance_id, instance.get("name") or "unnamed", cluster))
+        if not in_scope(instance, scope):
+            raise ValueError("instance %s (%s) is not a member of the cluster (%s); nothing was done"
+                             % (instance_id, instance.get("name") or "unnamed", _scope_text(scope)))
         if instance.get("status") == "terminating":
             return None, [instance_id]
         return (instance if is_live(instance) else None), []
     return None, []
 
 
-def dying_ids(instances: list, name: str, cluster: str | None) -> list:
+def dying_ids(instances: list, name: str, scope: Membership | None) -> list:
     """Ids of same-named instances that are still terminating, which state=absent waits for."""
-    return [instance["id"] for instance in same_name(instances, name, cluster) if instance.get("status") == "terminating"]
+    return [instance["id"] for instance in same_name(instances, name, scope) if instance.get("status") == "terminating"]
 
 
 def diff_view(instance: dict | None, name: str) -> dict:
@@ -132,14 +151,14 @@ def instance_facts(instance: dict) -> dict:
     return facts
 
 
-def filter_instances(instances: list, name: str | None = None, cluster: str | None = None, regions: list | None = None,
+def filter_instances(instances: list, name: str | None = None, membership: Membership | None = None, regions: list | None = None,
                      statuses: list | None = None, instance_types: list | None = None, role: str | None = None) -> list:
     """The instances passing every filter given; an empty or None filter lets everything through."""
     selected = []
     for instance in instances:
         if name is not None and instance.get("name") != name:
             continue
-        if not is_member(instance, cluster):
+        if not in_scope(instance, membership):
             continue
         if regions and (instance.get("region") or {}).get("name") not in regions:
             continue
@@ -392,6 +411,10 @@ def filter_instance_types(facts: list, names: list | None = None, regions: list 
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def _scope_text(scope: Membership | None) -> str:
+    return "the instances of the account" if scope is None or not scope.chosen else scope.describe()
+
 
 def _tag_value(value) -> str:
     if value is None:

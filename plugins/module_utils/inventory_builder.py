@@ -18,7 +18,8 @@ from typing import Callable, Optional
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     DEFAULT_SERVER_NAME_PATTERN,
-    is_member,
+    Membership,
+    MembershipError,
     k3s_role,
     tags_dict,
 )
@@ -44,6 +45,9 @@ DEFAULTS = {
     "regions": [],
     "instance_types": [],
     "cluster": None,
+    "member_names": [],
+    "member_name_pattern": None,
+    "whole_account": False,
     "tags": {},
     "hostnames": ["name", "id"],
     "duplicate_hostnames": "suffix_id",
@@ -106,8 +110,17 @@ def options_with_defaults(options: dict | None) -> dict:
     return merged
 
 
+def membership(options: dict) -> Membership:
+    """The cluster the options choose (cluster, member_names, member_name_pattern, whole_account)."""
+    try:
+        return Membership(options["cluster"], options["member_names"], options["member_name_pattern"], options["whole_account"])
+    except MembershipError as error:
+        raise InventoryConfigError(str(error)) from None
+
+
 def validate_options(options: dict) -> None:
     """Raise InventoryConfigError for option values that would otherwise fail obscurely later."""
+    membership(options)
     if options["connect_with"] not in CONNECT_WITH_FIELDS:
         raise InventoryConfigError("connect_with must be one of %s, not %r." % (", ".join(CONNECT_WITH_FIELDS), options["connect_with"]))
     if options["duplicate_hostnames"] not in DUPLICATE_POLICIES:
@@ -151,7 +164,7 @@ def _nested_name(value) -> str | None:
 
 
 def instance_matches(instance: dict, options: dict) -> bool:
-    """The client-side filters: statuses, regions, instance_types, tags and cluster membership."""
+    """The client-side filters: statuses, regions, instance_types and tags (membership is decided apart)."""
     statuses = options["statuses"] or []
     if statuses and _text(instance.get("status")) not in statuses:
         return False
@@ -166,7 +179,7 @@ def instance_matches(instance: dict, options: dict) -> bool:
         tags = tags_dict(instance)
         if any(tags.get(str(key)) != ("" if value is None else str(value)) for key, value in wanted_tags.items()):
             return False
-    return is_member(instance, options["cluster"])
+    return True
 
 
 def host_variables(instance: dict, options: dict) -> dict:
@@ -259,8 +272,14 @@ def assign_hostnames(entries: list[tuple[dict, dict]], options: dict, render: Re
     return sorted(named, key=lambda item: item[0])
 
 
-def _host_groups(variables: dict, options: dict) -> list[str]:
-    """Raw (unsanitised) group names for one host, from its prefixed variables."""
+def _host_groups(variables: dict, options: dict, member: bool) -> list[str]:
+    """Raw (unsanitised) group names for one host, from its prefixed variables.
+
+    A host that is not a cluster member (no cluster chosen) is only in 'lambda': no play of the
+    collection targets that group, so it is listed for the user to see and reached by nothing.
+    """
+    if not member:
+        return [TOP_GROUP]
     prefix = options["hostvars_prefix"] or ""
     groups = [TOP_GROUP, ROLE_GROUPS[variables[prefix + "k3s_role"]]]
     for group_prefix, key in (("region_", "region"), ("type_", "instance_type"), ("gpu_", "gpu_model")):
@@ -286,8 +305,13 @@ def build_inventory(instances: list, options: dict | None = None, render: Render
         # A group variable, not a host variable: the user's group_vars and host_vars must win over it.
         plan.group_vars[safe_group_name(TOP_GROUP)] = {"ansible_user": options["default_user"]}
 
-    selected = _unique_by_id([instance for instance in instances if isinstance(instance, dict)], plan.warnings)
-    entries = [(instance, host_variables(instance, options)) for instance in selected if instance_matches(instance, options)]
+    cluster = membership(options)
+    selected = [instance for instance in _unique_by_id([instance for instance in instances if isinstance(instance, dict)], plan.warnings)
+                if instance_matches(instance, options)]
+    _warn_about_look_alikes(cluster, selected, plan.warnings)
+    if cluster.chosen:
+        selected = [instance for instance in selected if cluster.includes(instance)]
+    entries = [(instance, host_variables(instance, options)) for instance in selected]
     address_field = CONNECT_WITH_FIELDS[options["connect_with"]]
     for hostname, instance, variables in assign_hostnames(entries, options, render, plan.warnings):
         address = _text(instance.get(address_field))
@@ -297,11 +321,19 @@ def build_inventory(instances: list, options: dict | None = None, render: Render
             plan.notes.append("Lambda Cloud instance %s (%s, status %s) has no %s yet, so ansible_host is not set (connect_with=%s)."
                               % (hostname, instance["id"], _text(instance.get("status")) or "unknown", ADDRESS_NAMES[options["connect_with"]],
                                  options["connect_with"]))
-        groups = [safe_group_name(group) for group in _host_groups(variables, options)]
+        groups = [safe_group_name(group) for group in _host_groups(variables, options, cluster.chosen)]
         for group in groups:
             plan.add_group(group)
         plan.hosts.append(PlannedHost(hostname, variables, groups, str(instance["id"])))
     return plan
+
+
+def _warn_about_look_alikes(cluster: Membership, instances: list[dict], warnings: list[str]) -> None:
+    look_alikes = cluster.look_alikes(instances)
+    if look_alikes:
+        warnings.append("Lambda Cloud instances %s are named like members of cluster %s but carry no k3s-cluster tag, so they are "
+                        "left out; list them in member_names (or match them with member_name_pattern) to include them."
+                        % (", ".join(sorted("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes)), cluster.cluster))
 
 
 def _unique_by_id(instances: list[dict], warnings: list[str]) -> list[dict]:

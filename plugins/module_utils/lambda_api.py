@@ -12,14 +12,13 @@ it is not logged, not put in exception text and not written to disk.
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
 import ipaddress
 import json
 import os
 import random
 import socket
 import ssl
+import stat
 import time
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
@@ -27,6 +26,8 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlparse
 
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files import ControllerLock, lock_path
 
 DEFAULT_API_URL = "https://cloud.lambda.ai/api/v1"
 API_KEY_ENV = "LAMBDA_API_KEY"
@@ -47,6 +48,9 @@ REQUEST_INTERVAL_ENV = "LAMBDA_REQUEST_INTERVAL"
 # A reserved slot further ahead than this many intervals can only come from a wall clock that
 # jumped back (or a stale file): it is ignored rather than waited for.
 _MAX_QUEUED_INTERVALS = 60
+# The slot file is locked only to read and write one number: a longer wait means a hung process,
+# and pacing then holds within this process instead.
+_PACER_LOCK_TIMEOUT = 30.0
 
 # Clear sentences for the error codes the spec documents. The API's own message and
 # suggestion are appended because they carry the specifics (which key, which region).
@@ -65,6 +69,11 @@ _CODE_EXPLANATIONS = {
 }
 
 _RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
+
+# Errors about the account rather than the request: every further launch would meet them too, so a
+# run launching several instances stops at the first one instead of leaving a half-made cluster.
+ACCOUNT_WIDE_CODES = frozenset(("global/quota-exceeded", "global/account-inactive", "global/invalid-address",
+                                "global/invalid-api-key"))
 
 # Instance fields that are credentials: the Jupyter URL embeds the token.
 SECRET_INSTANCE_FIELDS = ("jupyter_token", "jupyter_url")
@@ -96,6 +105,11 @@ class LambdaAPIError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def account_wide(self) -> bool:
+        """True when the error concerns the whole account (quota, billing, an inactive account, the key)."""
+        return self.code in ACCOUNT_WIDE_CODES
 
 
 class AmbiguousRequestError(LambdaAPIError):
@@ -166,57 +180,6 @@ def describe_error(code: str | None, status: int | None, message: str | None, su
     return lead + (": " + detail if detail else ".")
 
 
-class ControllerLock:
-    """An exclusive lock shared by every process on this controller, held in a small private file.
-
-    Every task of a play runs in its own process, so coordination between them (launch spacing,
-    "look for the instance, then launch it") goes through files under ~/.ansible/tmp. The files
-    hold no secret; the directory is private to the user.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self._handle = -1
-
-    def __enter__(self) -> ControllerLock:
-        try:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            self._handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as error:
-            raise LambdaAPIError("Could not open %s, where this collection coordinates API calls between the processes of a run: %s. "
-                                 "Make that directory writable, or set HOME to a writable directory."
-                                 % (self.path, error.strerror or error)) from None
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        os.close(self._handle)
-
-    def read(self) -> str:
-        os.lseek(self._handle, 0, os.SEEK_SET)
-        return os.read(self._handle, 64).decode("ascii", "replace")
-
-    def read_time(self) -> float:
-        """The timestamp the file holds, or 0 when it is empty or unreadable."""
-        try:
-            return float(self.read() or 0)
-        except ValueError:
-            return 0.0
-
-    def write(self, text: str) -> None:
-        os.lseek(self._handle, 0, os.SEEK_SET)
-        os.ftruncate(self._handle, 0)
-        os.write(self._handle, text.encode("ascii"))
-
-
-def controller_lock_path(state_dir: str | None, name: str, api_url: str) -> str:
-    """One lock file per purpose and API address, in a private directory on the controller."""
-    directory = state_dir or os.path.join(os.path.expanduser("~"), ".ansible", "tmp", "sophia.lambda_k3s")
-    digest = hashlib.sha256(api_url.encode("utf-8")).hexdigest()[:16]
-    return os.path.join(directory, "%s-%s.lock" % (name, digest))
-
-
 class LaunchThrottle:
     """Keeps launch requests at least ``interval`` seconds apart, across processes on the controller.
 
@@ -228,7 +191,7 @@ class LaunchThrottle:
         self.interval = max(float(interval), 0.0)
         self._sleep = sleep
         self._clock = clock
-        self._lock = ControllerLock(controller_lock_path(state_dir, "launch", api_url))
+        self._lock = ControllerLock(lock_path(state_dir, "launch", api_url), error=LambdaAPIError)
 
     @property
     def path(self) -> str:
@@ -263,7 +226,7 @@ class RequestPacer:
         self.interval = max(float(interval), 0.0)
         self._sleep = sleep
         self._clock = clock
-        self._path = controller_lock_path(state_dir, "requests", api_url)
+        self._path = lock_path(state_dir, "requests", api_url)
         # This process's last slot: all there is to go by when the shared file cannot be used.
         self._last_slot = 0.0
         # Why requests are paced only within this process, when the shared file cannot be used.
@@ -282,7 +245,7 @@ class RequestPacer:
         if not self.interval:
             return now
         try:
-            with ControllerLock(self._path) as lock:
+            with ControllerLock(self._path, timeout=_PACER_LOCK_TIMEOUT, error=LambdaAPIError) as lock:
                 slot = self._next_slot(now, lock.read_time())
                 lock.write(repr(slot))
         except LambdaAPIError as error:
@@ -330,9 +293,10 @@ class LambdaClient:
         self._rng = rng or random.Random()
         self.request_count = 0
 
-    def controller_lock(self, name: str) -> ControllerLock:
-        """A lock named ``name`` for this API address, shared by every process on this controller."""
-        return ControllerLock(controller_lock_path(self._state_dir, name, self.api_url))
+    def controller_lock(self, name: str, *scope: str | None) -> ControllerLock:
+        """A lock named ``name`` for this API address and ``scope`` (a cluster and an instance name, say),
+        shared by every process on this controller."""
+        return ControllerLock(lock_path(self._state_dir, name, self.api_url, *scope), error=LambdaAPIError)
 
     # -- transport -------------------------------------------------------------------------
 
@@ -340,7 +304,8 @@ class LambdaClient:
         """Send one API call and return the ``data`` payload.
 
         Requests that are safe to repeat (reads, deletes, terminate, rename: ``idempotent``) are
-        retried on 429, 5xx, ``provider/*`` errors and network failures. Requests that create
+        retried on 429, 5xx, ``provider/*`` errors and network failures; a DELETE retried after an
+        answer was lost and then answered 404 was carried out the first time, so it succeeds. Requests that create
         something are retried only when the server certainly did not act (429, or no connection);
         when the answer is lost they raise AmbiguousRequestError for the caller to reconcile.
         """
@@ -352,12 +317,19 @@ class LambdaClient:
         payload = None if body is None else json.dumps(body).encode("utf-8")
         started = self._clock()
         retry_number = 0
+        # True once an earlier attempt may have been carried out although its answer was lost.
+        maybe_done = False
         while True:
             self._wait_for_request_slot()
             try:
                 return self._send_once(method, path, url, payload)
             except LambdaAPIError as error:
                 failure = error
+            if method == "DELETE" and maybe_done and failure.status == 404:
+                # The first attempt deleted it; the retry finds nothing left to delete.
+                self._debug("%s %s: gone after an answer was lost, so it is deleted" % (method, path))
+                return None
+            maybe_done = maybe_done or not _certainly_not_processed(failure)
             retry_number += 1
             if not failure.retryable or retry_number > self.retry.max_retries:
                 raise self._final(failure, method, path, idempotent)
@@ -504,6 +476,13 @@ class LambdaClient:
     def delete_firewall_ruleset(self, ruleset_id: str) -> None:
         self.request("DELETE", "/firewall-rulesets/" + _segment(ruleset_id))
 
+    def get_global_firewall_ruleset(self) -> dict:
+        """The account-wide rules, which apply to every instance on top of its rulesets."""
+        return self.request("GET", "/firewall-rulesets/global")
+
+    def update_global_firewall_rules(self, rules: list) -> dict:
+        return self.request("PATCH", "/firewall-rulesets/global", {"rules": rules}, idempotent=True)
+
     # -- waiting -------------------------------------------------------------------------
 
     def wait_for_instances(self, instance_ids: list, ready, timeout: float = 900, poll_interval: float = 10) -> list:
@@ -554,13 +533,25 @@ def key_from_environment() -> tuple:
     path = os.environ.get(API_KEY_FILE_ENV)
     if not path:
         return None, "the %s environment variable" % API_KEY_ENV
+    return _read_key_file(path), "the file %s (named by %s)" % (path, API_KEY_FILE_ENV)
+
+
+def _read_key_file(path: str) -> str:
+    """The key in ``path``, refused (like ssh refuses a private key) when another user may read it or owns it."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as handle:
-            key = handle.read().strip()
+        with open(os.path.expanduser(path), "rb") as handle:
+            # The open file's own mode and owner: a link (as Kubernetes and CI mount secrets) counts by its target.
+            info = os.fstat(handle.fileno())
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise LambdaAPIError("The Lambda Cloud API key file %s (named by %s) is open to group or others (mode %04o); "
+                                     "make it private with chmod 600 %s." % (path, API_KEY_FILE_ENV, stat.S_IMODE(info.st_mode), path))
+            if info.st_uid not in (os.geteuid(), 0):
+                raise LambdaAPIError("The Lambda Cloud API key file %s (named by %s) belongs to user id %d, not to this user (%d) "
+                                     "or root; give it to this user." % (path, API_KEY_FILE_ENV, info.st_uid, os.geteuid()))
+            return handle.read().decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
         raise LambdaAPIError("Could not read the Lambda Cloud API key from %s (named by %s): %s."
                              % (path, API_KEY_FILE_ENV, getattr(error, "strerror", None) or error)) from None
-    return key, "the file %s (named by %s)" % (path, API_KEY_FILE_ENV)
 
 
 def _request_interval(options: dict) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -34,6 +35,22 @@ def lambda_argument_spec(**extra) -> dict:
     return spec
 
 
+def membership_argument_spec() -> dict:
+    """The options of the sophia.lambda_k3s.lambda_cloud.membership doc fragment."""
+    return dict(
+        member_names=dict(type="list", elements="str"),
+        member_name_pattern=dict(type="str"),
+    )
+
+
+def membership_for(module) -> Membership:
+    """The cluster named by the module's cluster, member_names and member_name_pattern; fails before any API call."""
+    try:
+        return Membership(module.params.get("cluster"), module.params.get("member_names"), module.params.get("member_name_pattern"))
+    except MembershipError as error:
+        module.fail_json(msg=str(error))
+
+
 def client_for(module, **overrides) -> LambdaClient:
     """A client configured from the module's parameters; fails the module with a clear message."""
     options = dict(module.params)
@@ -45,5 +62,6 @@ def client_for(module, **overrides) -> LambdaClient:
 
 
 def fail_for(module, error: LambdaAPIError, **result) -> None:
-    """Fail the module with the error's one-line explanation and its machine-readable code."""
-    module.fail_json(msg=str(error), error_code=error.code, http_status=error.status, **result)
+    """Fail the module with the error's one-line explanation, its machine-readable code, and whether it
+    concerns the whole account (so that a playbook launching several instances stops at the first)."""
+    module.fail_json(msg=str(error), error_code=error.code, http_status=error.status, account_wide=error.account_wide, **result)

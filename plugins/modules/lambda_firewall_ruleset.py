@@ -19,11 +19,13 @@ description:
     reaches those instances; deleting one that is attached fails until its instances are terminated.
   - With O(cluster), the module adds one rule per live member of that K3s cluster, allowing every
     protocol and port from the member's public IP. Members are found as the inventory finds them
-    (the C(k3s-cluster) tag, or a C(<cluster>-) name prefix for untagged instances).
+    (the C(k3s-cluster) tag, plus untagged instances named in O(member_names) or matching O(member_name_pattern)).
+    An untagged instance whose name merely starts with C(<cluster>-) is not trusted.
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.membership
   - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
@@ -80,6 +82,7 @@ options:
         allowing protocol V(all) on ports V([1, 65535]) from the member's address (as C(/32)) is added to O(rules).
       - Members are read when the module runs, so run it again after instances are launched or replaced;
         addresses of terminated members are then removed.
+      - O(member_names) and O(member_name_pattern) add untagged members (and work without O(cluster)).
     type: str
   state:
     description:
@@ -178,7 +181,13 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import 
     without_duplicates,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
+    client_for,
+    fail_for,
+    lambda_argument_spec,
+    membership_argument_spec,
+    membership_for,
+)
 
 MAX_NAME_LENGTH = 64
 IN_USE_CODE = "firewall-rulesets/firewall-ruleset-in-use"
@@ -210,11 +219,12 @@ def diff_view(ruleset: dict | None) -> dict:
 class RulesetManager:
     """Brings the rulesets called ``name`` in ``region`` to the requested state."""
 
-    def __init__(self, module: AnsibleModule, client) -> None:
+    def __init__(self, module: AnsibleModule, client, membership) -> None:
         self.module = module
         self.client = client
         self.name = module.params["name"]
         self.region = module.params["region"]
+        self.membership = membership
         self.changed = False
 
     def matching(self) -> list:
@@ -222,9 +232,8 @@ class RulesetManager:
                 if ruleset.get("id") != GLOBAL_RULESET_ID and ruleset.get("name") == self.name and region_of(ruleset) == self.region]
 
     def desired_rules(self, rules: list) -> list:
-        cluster = self.module.params["cluster"]
-        if cluster:
-            rules = rules + member_rules(self.client.list_instances(), cluster)
+        if self.membership.chosen:
+            rules = rules + member_rules(self.client.list_instances(), self.membership)
         return without_duplicates(rules)
 
     def present(self, stored: list, rules: list) -> dict:
@@ -301,6 +310,7 @@ def argument_spec() -> dict:
         rules=dict(type="list", elements="dict", options=rule_options),
         cluster=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        **membership_argument_spec(),
     )
 
 
@@ -322,7 +332,7 @@ def checked_rules(module: AnsibleModule) -> list:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), required_if=[("state", "present", ("rules",))], supports_check_mode=True)
     rules = checked_rules(module)
-    manager = RulesetManager(module, client_for(module))
+    manager = RulesetManager(module, client_for(module), membership_for(module))
     after = None
     stored = []
     try:

@@ -12,8 +12,10 @@ version_added: 1.0.0
 description:
   - Makes sure one Lambda Cloud instance, identified by its O(name) within its O(cluster), is launched, terminated or restarted.
   - The Lambda Cloud API does not require names to be unique; this module does. It matches instances by name among the members
-    of the cluster (instances tagged C(k3s-cluster=<cluster>), or untagged instances whose name starts with C(<cluster>-), the same
-    rule the inventory plugin uses). Instances that are terminated, terminating or preempted do not count.
+    of the cluster - instances tagged C(k3s-cluster=<cluster>), plus untagged ones named in O(member_names) or matching
+    O(member_name_pattern), the rule the inventory plugin uses. Instances that are terminated, terminating or preempted do not count.
+  - An untagged instance that merely carries the name is not a member. O(state=present) then fails rather than launch a second
+    instance of that name or take over one nobody declared part of the cluster; name it in O(member_names) to adopt it.
   - To launch, the module reads the current capacity from the API and tries (instance type, region) pairs in preference order,
     B(type first) - the first instance type in each region of O(regions) in turn, then the second type, and so on.
     Pairs that the API lists without capacity are skipped; a pair whose launch is refused for lack of capacity (capacity
@@ -25,12 +27,15 @@ description:
     exists. An interrupted run therefore never creates a duplicate when it is run again.
   - Runs on the same controller look for the instance and launch it under one lock, so two concurrent runs for the same name
     launch it once. The API offers no conditional launch, so runs on different controllers are not protected against each other.
-  - Those locks and the launch spacing live in small files under C(~/.ansible/tmp/sophia.lambda_k3s/) on the controller;
-    they hold no secret.
+  - Those locks (one per cluster and name) and the launch spacing live in small private files under
+    C($ANSIBLE_LOCAL_TEMP/sophia.lambda_k3s/) on the controller, C(~/.ansible/tmp/sophia.lambda_k3s/) by default; they hold
+    no secret. A directory another user owns or may write to, or a file replaced by a symbolic link, is refused, and a lock
+    still held after 15 minutes ends the wait with an error.
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.membership
   - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
@@ -49,14 +54,15 @@ options:
   instance_id:
     description:
       - Id of the instance to terminate or restart, for instances that have no name or share one (O(name) is then only a label).
-      - With O(cluster) set, an instance that is not a member of that cluster is refused.
+      - With O(cluster) (or O(member_names), O(member_name_pattern)) set, an instance that is not a member of that cluster is refused.
       - Not used with O(state=present), which identifies instances by O(name).
     type: str
   cluster:
     description:
       - Name of the K3s cluster the instance belongs to.
       - Set as the C(k3s-cluster) tag at launch, and used to find the instance among the cluster's members.
-      - When not set, the instance is matched by name across the whole account and gets no C(k3s-cluster) tag.
+      - When neither O(cluster), O(member_names) nor O(member_name_pattern) is set, the instance is matched by name across the
+        whole account and gets no C(k3s-cluster) tag.
     type: str
   role:
     description:
@@ -129,7 +135,8 @@ options:
   user_data:
     description:
       - Cloud-init user data (plain text, at most 1 MB) passed at launch.
-      - It is not returned; the RV(launch.request) only reports its size.
+      - It often carries secrets (a K3s join token), so it is never shown, not even in the task's invocation at C(-vvv) or in
+        ansible-runner's events; the RV(launch.request) only reports its size.
     type: str
   firewall_ruleset_ids:
     description:
@@ -181,6 +188,9 @@ options:
     default: 12
 notes:
   - The Jupyter token and URL of the instance are never returned.
+  - On failure the result also has C(error_code) (the API's error code), C(http_status) and C(account_wide), true when the error
+    concerns the whole account (quota, billing address, inactive account, API key), so that a loop launching several instances
+    can stop at the first one (C(loop_control.break_when)), as C(provision.yml) does.
 seealso:
   - module: sophia.lambda_k3s.lambda_instance_info
   - module: sophia.lambda_k3s.lambda_instance_type_info
@@ -314,9 +324,16 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch 
     regions_for_file_systems,
     single_match,
     unknown_instance_types,
+    untagged_namesakes,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError, without_secrets
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
+    client_for,
+    fail_for,
+    lambda_argument_spec,
+    membership_argument_spec,
+    membership_for,
+)
 
 # How often one placement is launched again after its answer was lost and the instance did not
 # show up: a few times covers a flaky network, more would hide a real outage.
@@ -328,14 +345,15 @@ RECONCILE_LOOKS = 2
 class InstanceManager:
     """Brings one named instance to the requested state; every decision comes from instance_launch."""
 
-    def __init__(self, module: AnsibleModule, client):
+    def __init__(self, module: AnsibleModule, client, scope):
         self.module = module
         self.client = client
         self.params = module.params
         # With instance_id the id identifies the instance and the name is only a label for messages.
         self.instance_id = self.params.get("instance_id")
         self.name = self.params["name"] or self.instance_id
-        self.cluster = self.params["cluster"]
+        # The cluster's members: where the name is looked for, and what an id may point at.
+        self.scope = scope
         self.result = {"changed": False, "instance": {}}
         # {region: ruleset ids} from firewall_ruleset_ids_by_region.
         self._rulesets_by_region = per_region(self.params["firewall_ruleset_ids_by_region"])
@@ -350,11 +368,11 @@ class InstanceManager:
         instances = self.client.list_instances()
         if self.instance_id:
             try:
-                existing, dying = match_by_id(instances, self.instance_id, self.cluster)
+                existing, dying = match_by_id(instances, self.instance_id, self.scope)
             except ValueError as error:
                 self.module.fail_json(msg="Cannot act on it: %s." % error, changed=False)
         else:
-            existing, dying = single_match(instances, self.name, self.cluster), dying_ids(instances, self.name, self.cluster)
+            existing, dying = single_match(instances, self.name, self.scope), dying_ids(instances, self.name, self.scope)
         if state == "absent":
             self.ensure_absent(existing, dying)
         else:
@@ -370,7 +388,7 @@ class InstanceManager:
         else:
             # Looking for the instance and launching it happen under one lock, so two runs for the
             # same name on this controller cannot both find it absent and both launch it.
-            with self.client.controller_lock("present"):
+            with self.client.controller_lock("present", self.scope.cluster, self.name):
                 existing = self._find_existing()
                 launched_id = self._launch() if existing is None else None
             if existing is None:
@@ -402,8 +420,7 @@ class InstanceManager:
 
     def ensure_restarted(self, existing: dict | None) -> None:
         if existing is None:
-            where = "in cluster %r" % self.cluster if self.cluster else "in the account"
-            self.module.fail_json(msg="Cannot restart: no live Lambda Cloud instance is named %r %s." % (self.name, where))
+            self.module.fail_json(msg="Cannot restart: no live Lambda Cloud instance is named %r %s." % (self.name, self._where()))
         if self.module.check_mode:
             self.result["changed"] = True
             self._set_instance(existing)
@@ -423,7 +440,16 @@ class InstanceManager:
     # -- launching -------------------------------------------------------------------------
 
     def _find_existing(self) -> dict | None:
-        return single_match(self.client.list_instances(), self.name, self.cluster)
+        instances = self.client.list_instances()
+        existing = single_match(instances, self.name, self.scope)
+        namesakes = untagged_namesakes(instances, self.name, self.scope) if existing is None else []
+        if namesakes:
+            ids = ", ".join(item["id"] for item in namesakes)
+            self.module.fail_json(
+                msg="An untagged Lambda Cloud instance is named %s (%s) but is not a member of the cluster (%s), so it was neither adopted nor "
+                    "launched again beside it. To make it a node, name it in member_names (lambda_cluster_member_names in "
+                    "provision.yml); otherwise rename or terminate it." % (self.name, ids, self.scope.describe()), changed=False)
+        return existing
 
     def _placement(self):
         """(regions, capacity by type, candidate placements in preference order) for a launch."""
@@ -495,7 +521,7 @@ class InstanceManager:
             if look:
                 self.module.log("instance %s not listed yet; looking again" % self.name)
                 time.sleep(self.params["poll_interval"])
-            found = single_match(self.client.list_instances(), self.name, self.cluster)
+            found = single_match(self.client.list_instances(), self.name, self.scope)
             if found is not None:
                 return found
         return None
@@ -514,9 +540,8 @@ class InstanceManager:
     def _require_launch_options(self) -> None:
         missing = [option for option in ("regions", "instance_types", "ssh_key_name") if not self.params[option]]
         if missing:
-            where = "in cluster %r" % self.cluster if self.cluster else "in the account"
             self.module.fail_json(msg="No live instance is named %r %s, so it must be launched, which needs %s."
-                                  % (self.name, where, ", ".join(missing)))
+                                  % (self.name, self._where(), ", ".join(missing)))
         unknown = [region for region in self.params["regions"] if region not in KNOWN_REGIONS]
         if unknown:
             self.module.warn("Region(s) %s are not in the Lambda Cloud API's list of regions; check the spelling."
@@ -571,6 +596,9 @@ class InstanceManager:
                                   changed=self.result["changed"], instance=without_secrets(found))
         return found
 
+    def _where(self) -> str:
+        return "among %s" % self.scope.describe() if self.scope.chosen else "in the account"
+
     def _set_instance(self, instance: dict | None) -> None:
         self.result["instance"] = without_secrets(instance)
 
@@ -607,7 +635,8 @@ def main() -> None:
             id=dict(type="str"),
             family=dict(type="str"),
         ), mutually_exclusive=[("id", "family")], required_one_of=[("id", "family")]),
-        user_data=dict(type="str"),
+        # Cloud-init is where join tokens go: never shown, not even in the invocation at -vvv.
+        user_data=dict(type="str", no_log=True),
         firewall_ruleset_ids=dict(type="list", elements="str"),
         firewall_ruleset_ids_by_region=dict(type="dict"),
         file_system_names_by_region=dict(type="dict"),
@@ -617,14 +646,16 @@ def main() -> None:
         wait_timeout=dict(type="int", default=1200),
         poll_interval=dict(type="float", default=10),
         launch_interval=dict(type="float", default=12),
+        **membership_argument_spec(),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     problems = option_problems(module.params)
     if problems:
         module.fail_json(msg="Invalid options: %s." % "; ".join(problems))
+    scope = membership_for(module)
 
     client = client_for(module, launch_interval=module.params["launch_interval"])
-    manager = InstanceManager(module, client)
+    manager = InstanceManager(module, client, scope)
     try:
         result = manager.run()
     except DuplicateInstancesError as error:

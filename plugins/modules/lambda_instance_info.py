@@ -18,6 +18,7 @@ author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
+  - sophia.lambda_k3s.lambda_cloud.membership
   - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
@@ -33,8 +34,9 @@ options:
     type: str
   cluster:
     description:
-      - Only the members of this K3s cluster - instances tagged C(k3s-cluster=<cluster>), or untagged instances whose name
-        starts with C(<cluster>-) (the inventory plugin's rule).
+      - Only the members of this K3s cluster - instances tagged C(k3s-cluster=<cluster>), plus untagged ones named in
+        O(member_names) or matching O(member_name_pattern) (the inventory plugin's rule).
+      - Untagged instances named C(<cluster>-...) that are not members are returned apart, in RV(look_alikes).
     type: str
   regions:
     description:
@@ -144,13 +146,33 @@ instances:
       description: CPU architecture, C(x86_64) or C(arm64).
       type: str
       sample: x86_64
+look_alikes:
+  description:
+    - Live untagged instances named C(<cluster>-...) that are not members of O(cluster) (not in O(member_names), not matching
+      O(member_name_pattern)), in the form of RV(instances). Nothing acts on them; playbooks list them so a user can decide.
+    - Other filters than O(cluster) do not apply to them. Empty when O(cluster) is not set.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "0920582c7ff041399e34823a0be62549", "name": "demo-db", "status": "active", "tags": {}}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_live
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import filter_instances, instance_facts
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaAPIError
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
+    client_for,
+    fail_for,
+    lambda_argument_spec,
+    membership_argument_spec,
+    membership_for,
+)
+
+
+def sorted_facts(instances: list) -> list:
+    return sorted((instance_facts(instance) for instance in instances), key=lambda item: (item.get("name") or "", item.get("id") or ""))
 
 
 def main() -> None:
@@ -161,18 +183,20 @@ def main() -> None:
         statuses=dict(type="list", elements="str"),
         instance_types=dict(type="list", elements="str"),
         role=dict(type="str", choices=["server", "agent"]),
+        **membership_argument_spec(),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    membership = membership_for(module)
     client = client_for(module)
     try:
         instances = client.list_instances()
     except LambdaAPIError as error:
         fail_for(module, error, changed=False)
-    selected = filter_instances(instances, name=module.params["name"], cluster=module.params["cluster"],
+    selected = filter_instances(instances, name=module.params["name"], membership=membership,
                                 regions=module.params["regions"], statuses=module.params["statuses"],
                                 instance_types=module.params["instance_types"], role=module.params["role"])
-    facts = sorted((instance_facts(instance) for instance in selected), key=lambda item: (item.get("name") or "", item.get("id") or ""))
-    module.exit_json(changed=False, instances=facts)
+    look_alikes = [instance for instance in membership.look_alikes(instances) if is_live(instance)]
+    module.exit_json(changed=False, instances=sorted_facts(selected), look_alikes=sorted_facts(look_alikes))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ options:
     description:
       - The OpenSSH public key, for example the content of C(~/.ssh/id_ed25519.pub).
       - Required when O(state=present).
+      - A value that is not a public key (a private key given by mistake) is refused and never shown, not even in the
+        task's invocation.
     type: str
   state:
     description:
@@ -105,82 +107,18 @@ ssh_key:
       sample: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T admin@example
 """
 
-import base64
-import binascii
-import hashlib
-import struct
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
-
-MAX_NAME_LENGTH = 64
-MAX_PUBLIC_KEY_LENGTH = 4096
-KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-    "ssh-dss",
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.ssh_public_key import (
+    PublicKeyError,
+    fingerprint,
+    key_material,
+    parse_public_key,
 )
 
-
-class PublicKeyError(ValueError):
-    """Input that is not a usable OpenSSH public key."""
-
-
-def parse_public_key(text: str) -> tuple:
-    """Split an OpenSSH public key into (type, base64 body, comment); raise PublicKeyError if it is not one.
-
-    The body must decode and start with its own type name, which catches truncated or pasted-wrong keys.
-    """
-    stripped = (text or "").strip()
-    if "PRIVATE KEY" in stripped:
-        raise PublicKeyError("public_key looks like a private key; pass the .pub file's content, never the private key")
-    if len(stripped) > MAX_PUBLIC_KEY_LENGTH:
-        raise PublicKeyError("public_key is %d characters long; Lambda Cloud accepts at most %d" % (len(stripped), MAX_PUBLIC_KEY_LENGTH))
-    if "\n" in stripped:
-        raise PublicKeyError("public_key holds more than one line; give exactly one key")
-    parts = stripped.split(None, 2)
-    if len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise PublicKeyError("public_key must look like '<type> <base64> [comment]' with a type among %s" % ", ".join(KEY_TYPES))
-    key_type, body = parts[0], parts[1]
-    try:
-        blob = base64.b64decode(body.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise PublicKeyError("the key material of public_key is not valid base64") from None
-    if _embedded_type(blob) != key_type:
-        raise PublicKeyError("the key material of public_key does not belong to a %s key; is it truncated?" % key_type)
-    return key_type, body, parts[2] if len(parts) > 2 else ""
-
-
-def _embedded_type(blob: bytes) -> str:
-    if len(blob) < 4:
-        return ""
-    (length,) = struct.unpack(">I", blob[:4])
-    return blob[4:4 + length].decode("ascii", "replace")
-
-
-def key_material(text: str) -> tuple:
-    """(type, body) of a key as stored; a stored key we cannot parse compares by its raw text."""
-    try:
-        key_type, body, _comment = parse_public_key(text)
-    except PublicKeyError:
-        return ("unparsed", (text or "").strip())
-    return key_type, body
-
-
-def fingerprint(text: str) -> str:
-    """OpenSSH's SHA256 fingerprint, to name keys in messages without printing them."""
-    key_type, body = key_material(text)
-    if key_type == "unparsed":
-        return "an unparseable key"
-    digest = hashlib.sha256(base64.b64decode(body)).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+MAX_NAME_LENGTH = 64
 
 
 def public_view(key: dict) -> dict:
@@ -220,7 +158,7 @@ class SSHKeyManager:
         if self.module.check_mode:
             return {"id": None, "name": self.name, "public_key": public_key}
         if current is not None:
-            self.client.delete_ssh_key(current["id"])
+            self.delete(current["id"])
         return self.add(public_key)
 
     def add(self, public_key: str) -> dict:
@@ -235,12 +173,21 @@ class SSHKeyManager:
                                                  code=error.code, status=error.status), changed=self.changed)
         return {}
 
+    def delete(self, key_id: str) -> None:
+        try:
+            self.client.delete_ssh_key(key_id)
+        except LambdaAPIError:
+            # A retry after a lost answer is refused because the first attempt deleted the key (the API
+            # answers an unknown key with 400, not 404): read back before calling it a failure.
+            if any(key.get("id") == key_id for key in self.client.list_ssh_keys()):
+                raise
+
     def absent(self, stored: list) -> None:
         if stored:
             self.changed = True
             if not self.module.check_mode:
                 for key in stored:
-                    self.client.delete_ssh_key(key["id"])
+                    self.delete(key["id"])
 
 
 def argument_spec() -> dict:
@@ -262,6 +209,8 @@ def check_input(module: AnsibleModule) -> str | None:
     try:
         key_type, body, comment = parse_public_key(module.params["public_key"])
     except PublicKeyError as error:
+        # What was refused may be a private key pasted by mistake: keep it out of the result's invocation too.
+        module.no_log_values.add(module.params["public_key"])
         module.fail_json(msg=str(error))
     return " ".join(part for part in (key_type, body, comment) if part)
 

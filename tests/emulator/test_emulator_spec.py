@@ -1,11 +1,14 @@
-"""SpecValidator itself, and spec-conformance of bulk responses."""
+"""SpecValidator itself, the compact schema it reads (and its drift from Lambda's full spec), and
+spec-conformance of bulk responses."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from lambda_emulator import SpecNotFoundError, SpecValidator, SpecViolation, default_spec_path
+from lambda_emulator import SpecNotFoundError, SpecValidator, SpecViolation, full_spec_path
+from lambda_emulator.compact_schema import COMPACT_SCHEMA_PATH, UnknownKeywordError, compact_schema, generate
 
 INSTANCES = "/api/v1/instances"
 INSTANCE = "/api/v1/instances/{id}"
@@ -18,17 +21,42 @@ def test_loads_version_1_8_3(lambda_spec: SpecValidator) -> None:
     assert lambda_spec.documented_statuses("GET", INSTANCE) == [200, 401, 403, 404]
 
 
-def test_missing_spec_names_both_locations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("LAMBDA_OPENAPI_SPEC", str(tmp_path / "nope.json"))
-    with pytest.raises(SpecNotFoundError) as raised:
-        SpecValidator()
-    assert str(tmp_path / "nope.json") in str(raised.value)
-    assert str(default_spec_path()) in str(raised.value)
+def test_the_compact_schema_ships_in_the_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LAMBDA_OPENAPI_SPEC", str(tmp_path / "absent.json"))
+    validator = SpecValidator()
+    assert validator.path == COMPACT_SCHEMA_PATH and validator.version == "1.8.3"
+    with pytest.raises(SpecNotFoundError, match="compact_schema"):
+        SpecValidator(tmp_path / "nope.json")
 
 
-def test_environment_variable_selects_the_file(monkeypatch: pytest.MonkeyPatch, lambda_spec: SpecValidator) -> None:
-    monkeypatch.setenv("LAMBDA_OPENAPI_SPEC", str(lambda_spec.path))
-    assert SpecValidator().path == lambda_spec.path
+def test_the_compact_schema_matches_lambdas_full_spec() -> None:
+    """Drift check: regenerated from the full document, the compact schema is byte for byte the shipped one."""
+    full = full_spec_path()
+    if not full.is_file():
+        pytest.skip("Lambda's full OpenAPI document is not at %s (a plain clone has no ../shared); set LAMBDA_OPENAPI_SPEC to "
+                    "its path to check tests/lambda_emulator/openapi_compact.json for drift" % full)
+    assert generate(full) == COMPACT_SCHEMA_PATH.read_text(encoding="utf-8"), (
+        "openapi_compact.json is stale: run `python -m lambda_emulator.compact_schema --spec %s` from tests/" % full)
+
+
+def test_the_compact_form_keeps_constraints_and_drops_prose() -> None:
+    schema = {"type": "object", "title": "Thing", "description": "prose", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": {"type": "string", "maxLength": 64, "examples": ["x"], "default": "y"},
+                             "description": {"$ref": "#/components/schemas/Text", "description": "more prose"},
+                             "kind": {"anyOf": [{"enum": ["a", "b"]}, {"const": "c", "x-internal": True}]}}}
+    assert compact_schema(schema, "test") == {
+        "type": "object", "required": ["name"], "additionalProperties": False,
+        "properties": {"name": {"type": "string", "maxLength": 64}, "description": {"$ref": "#/schemas/Text"},
+                       "kind": {"anyOf": [{"enum": ["a", "b"]}, {"const": "c"}]}}}
+    with pytest.raises(UnknownKeywordError, match="dependentRequired"):
+        compact_schema({"dependentRequired": {"a": ["b"]}}, "test")
+
+
+def test_the_compact_schema_holds_no_prose() -> None:
+    document = json.loads(COMPACT_SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert set(document) == {"generated_by", "source", "operations", "schemas"}
+    text = json.dumps([document["operations"], document["schemas"]])
+    assert '"examples"' not in text and '"title"' not in text and '"summary"' not in text
 
 
 def test_response_validation(lambda_spec: SpecValidator) -> None:

@@ -67,7 +67,7 @@ def _command(playbook: str, inventory: Path, extra_vars: dict, *flags: str) -> l
 
 
 def _env(emulator: EmulatorProcess, tmp_path: Path, callback: str = "ansible.builtin.json", **overrides: str) -> dict:
-    # HOME keeps the controller's pacing and lock files (~/.ansible/tmp/...) private to the test.
+    # ansible_env points ANSIBLE_LOCAL_TEMP, where the pacing and lock files go, into the test's directory.
     return ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK=callback, **{**emulator.environment(), **overrides})
 
 

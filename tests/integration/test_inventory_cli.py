@@ -22,14 +22,17 @@ JUPYTER_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 WRONG_KEY = "secret_definitely_wrong_key.zyxwvutsrqponmlk"
 
 
+DEMO = {"k3s-cluster": "demo"}
+
+
 def seed_cluster(emulator) -> list[str]:
     """A small cluster named demo, plus an outsider, a namesake pair, a nameless and a booting member."""
     return emulator.seed([
-        {"name": "demo-server-1", "instance_type": "gpu_1x_gh200", "region": "us-east-3", "jupyter_token": JUPYTER_TOKEN},
-        {"name": "demo-gpu", "instance_type": "gpu_8x_h100_sxm5", "region": "us-west-3"},
-        {"name": "demo-gpu", "instance_type": "gpu_1x_a10", "region": "us-east-1", "tags": {"env": "dev"}},
+        {"name": "demo-server-1", "instance_type": "gpu_1x_gh200", "region": "us-east-3", "jupyter_token": JUPYTER_TOKEN, "tags": DEMO},
+        {"name": "demo-gpu", "instance_type": "gpu_8x_h100_sxm5", "region": "us-west-3", "tags": DEMO},
+        {"name": "demo-gpu", "instance_type": "gpu_1x_a10", "region": "us-east-1", "tags": dict(DEMO, env="dev")},
         {"instance_type": "gpu_1x_a6000", "region": "us-west-1", "omit": ["name"], "tags": {"k3s-cluster": "demo", "k3s-role": "agent"}},
-        {"name": "demo-booting", "status": "booting", "hold_status": True},
+        {"name": "demo-booting", "status": "booting", "hold_status": True, "tags": DEMO},
         {"name": "someone-else", "instance_type": "gpu_1x_a100"},
     ])
 
@@ -226,7 +229,7 @@ def test_missing_address_is_reported_at_v_only(emulator_process, make_ansible_en
 def test_user_group_vars_and_host_vars_win_over_the_default_user(emulator_process, make_ansible_env, tmp_path):
     emulator_process.seed([{"name": "demo-server-1"}, {"name": "demo-server-2"}, {"name": "demo-gpu-1"}])
     directory = tmp_path / "inventory"
-    config = write_config(directory)
+    config = write_config(directory, member_name_pattern="demo-.*")
     (directory / "group_vars").mkdir()
     (directory / "host_vars").mkdir()
     (directory / "group_vars" / "all.yml").write_text("ansible_user: from-all\n")

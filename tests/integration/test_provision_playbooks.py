@@ -136,6 +136,8 @@ def test_check_mode_launches_nothing_and_reports_the_plan(emulator, tmp_path, sp
     assert "Would cost: $1.70 per hour for 3 nodes of cluster mini." in result.stdout
     assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\(new\)\s+\$0\.75", result.stdout)
     assert "mini-k3s-us-west-1" in result.stdout  # the ruleset diff
+    # A new Lambda account allows SSH from anywhere account-wide, which the admin networks cannot undo.
+    assert "account-wide firewall rule 'Allow SSH from anywhere' (tcp port 22 from 0.0.0.0/0) is wider" in " ".join(output(result).split())
 
 
 def test_capacity_lost_between_plan_and_launch_falls_back_to_the_next_region(emulator, tmp_path, spec_overrides):
@@ -157,6 +159,40 @@ def test_capacity_lost_between_plan_and_launch_falls_back_to_the_next_region(emu
     rulesets = {item["region"]["name"]: item["id"] for item in emulator.control("GET", "state")["firewall_rulesets"]}
     assert node["firewall_rulesets"] == [{"id": rulesets["us-west-1"]}]
     assert [record["status"] for record in emulator.requests("POST", LAUNCH_PATH)] == [400, 200]
+
+
+def one_server_spec(tmp_path: Path, **extra) -> Path:
+    path = tmp_path / "one_server.yml"
+    path.write_text(yaml.safe_dump({
+        "lambda_cluster_node_pools": [{"name": "server", "role": "server", "count": 1, "instance_types": ["cpu_4x_general"]}],
+        "lambda_cluster_regions": ["us-east-1"], **extra}))
+    return path
+
+
+def test_the_firewall_trusts_tagged_and_named_members_only_and_can_close_the_account_wide_rules(emulator, tmp_path, spec_overrides):
+    look_alike, _hand_launched = emulator.seed([{"name": "mini-db", "ip": "198.51.100.201"},
+                                               {"name": "mini-gpu-x", "ip": "198.51.100.202"}])
+    spec = one_server_spec(tmp_path, lambda_cluster_member_names=["mini-gpu-x"], lambda_cluster_global_firewall="match")
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % spec)
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert emulator.control("GET", "state")["global_firewall_rules"] == [], "match removed SSH from anywhere, account-wide"
+    assert "wider" not in output(result)
+    [server] = [item for item in instances(emulator) if item["name"] == "mini-server-1"]
+    [ruleset] = emulator.control("GET", "state")["firewall_rulesets"]
+    trusted = sorted(rule["source_network"] for rule in ruleset["rules"] if rule["protocol"] == "all")
+    assert trusted == sorted(["%s/32" % server["ip"], "198.51.100.202/32"]), "mini-db gets no port"
+    text = " ".join(result.stdout.split())
+    assert "Also in the cluster but not in the spec (left as they are): mini-gpu-x." in text
+    assert "mini-db (%s)" % look_alike in text and "lambda_cluster_member_names" in text
+
+
+def test_an_untagged_namesake_stops_provision_before_any_launch(emulator, tmp_path, spec_overrides):
+    [namesake] = emulator.seed([{"name": "mini-server-1"}])
+    result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides, "-e", "@%s" % one_server_spec(tmp_path))
+    assert recap(result)["failed"] == 1
+    text = " ".join(result.stdout.split())
+    assert "untagged Lambda Cloud instance is named mini-server-1 (%s)" % namesake in text and "member_names" in text
+    assert emulator.requests("POST", LAUNCH_PATH) == []
 
 
 def test_lost_launch_answers_mid_provision_leave_no_duplicates(emulator, tmp_path, spec_overrides):
@@ -239,8 +275,27 @@ def test_quota_fails_clearly(emulator, tmp_path, spec_overrides):
     emulator.control("POST", "config", {"instance_quota": 2})
     result = play(emulator, tmp_path, PROVISION, "-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides)
     assert recap(result)["failed"] == 1
-    assert "quota is exhausted" in result.stdout and "global/quota-exceeded" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "quota is exhausted" in text and "global/quota-exceeded" in text
+    assert "Launched in this run: mini-server-1, mini-a10-1. Not launched: mini-a10-2." in text
     assert len(instances(emulator)) == 2
+
+
+def test_an_account_error_stops_the_launches_and_the_next_run_continues(emulator, tmp_path, spec_overrides):
+    """The server's launch meets the quota: the GPU agents must not be launched to bill without a control plane."""
+    emulator.add_faults({"kind": "error", "status": 400, "code": "global/quota-exceeded", "message": "Quota exceeded.",
+                         "suggestion": "Contact Support to increase your quota.", "method": "POST", "path": "/instance-operations/launch"})
+    spec = ["-e", "@%s" % SMALL_SPEC, "-e", "@%s" % spec_overrides]
+    result = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(result)["failed"] == 1
+    assert instances(emulator) == [] and len(emulator.requests("POST", LAUNCH_PATH)) == 1
+    text = " ".join(result.stdout.split())
+    assert "Launching mini-server-1 (cpu_4x_general in us-east-1) failed" in text and "concerns the whole Lambda Cloud account" in text
+    assert "Launched in this run: none. Not launched: mini-server-1, mini-a10-1, mini-a10-2." in text
+
+    rerun = play(emulator, tmp_path, PROVISION, *spec)
+    assert recap(rerun)["failed"] == 0, output(rerun)[-5000:]
+    assert sorted(item["name"] for item in instances(emulator)) == ["mini-a10-1", "mini-a10-2", "mini-server-1"]
 
 
 def test_invalid_spec_fails_before_any_api_call(emulator, tmp_path, spec_overrides):
@@ -267,17 +322,22 @@ def test_invalid_spec_fails_before_any_api_call(emulator, tmp_path, spec_overrid
 # -- teardown ------------------------------------------------------------------------------------
 
 def seed_cluster(emulator: EmulatorProcess) -> dict:
-    """Two members of cluster mini (one untagged, matched by name), a ruleset, and another cluster's node."""
+    """Cluster mini: a tagged server with a ruleset, an untagged node launched by hand (which the tests name in
+    lambda_cluster_member_names), an untagged look-alike that is not a member (mini-db), and another cluster's node."""
     emulator.control("POST", "state", {"firewall_rulesets": [
         {"id": "f" * 32, "name": "mini-k3s-us-east-1", "region": "us-east-1", "rules": []}]})
     ids = emulator.seed([
         {"name": "mini-server-1", "instance_type": "cpu_4x_general", "tags": {"k3s-cluster": "mini", "k3s-role": "server"},
          "firewall_rulesets": ["f" * 32]},
         {"name": "mini-a10-1", "instance_type": "gpu_1x_a10", "region": "us-west-1"},
+        {"name": "mini-db", "instance_type": "gpu_1x_a10"},
         {"name": "other-a10-1", "instance_type": "gpu_1x_a10", "tags": {"k3s-cluster": "other"}},
     ])
     emulator.clear_requests()
-    return dict(zip(("server", "agent", "other"), ids))
+    return dict(zip(("server", "agent", "look_alike", "other"), ids))
+
+
+HAND_LAUNCHED = '{"lambda_cluster_member_names": ["mini-a10-1"]}'
 
 
 @pytest.mark.parametrize("confirmation", [None, "", "other", "MINI"])
@@ -290,28 +350,38 @@ def test_teardown_refuses_without_the_cluster_name_and_calls_nothing(emulator, t
     assert recap(result)["failed"] == 1
     assert "Refusing to tear down" in result.stdout and "lambda_teardown_confirm=mini" in result.stdout
     assert emulator.requests() == []
-    assert len(instances(emulator)) == 3
+    assert len(instances(emulator)) == 4
 
 
-def test_teardown_terminates_exactly_the_cluster(emulator, tmp_path):
+def test_teardown_terminates_exactly_the_cluster_and_leaves_look_alikes(emulator, tmp_path):
     seeded = seed_cluster(emulator)
-    check = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini", "--check")
+    confirmed = ["-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini", "-e", HAND_LAUNCHED]
+    check = play(emulator, tmp_path, TEARDOWN, *confirmed, "--check")
     assert recap(check)["failed"] == 0 and emulator.changing_requests() == []
     assert "Would terminate 2 instances of cluster mini, which cost $0.95 per hour together." in check.stdout
 
-    result = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini",
-                  "-e", "lambda_cluster_poll_interval=0.05")
+    result = play(emulator, tmp_path, TEARDOWN, *confirmed, "-e", "lambda_cluster_poll_interval=0.05")
     assert recap(result)["failed"] == 0, output(result)[-5000:]
     assert "Terminated 2 instances of cluster mini, which cost $0.95 per hour together." in result.stdout
     assert re.search(r"mini-a10-1\s+gpu_1x_a10\s+us-west-1\s+\$0\.75", result.stdout)
-    assert [item["id"] for item in instances(emulator)] == [seeded["other"]]
+    assert "Not members, although named like the cluster" in result.stdout and "mini-db (%s)" % seeded["look_alike"] in result.stdout
+    assert sorted(item["id"] for item in instances(emulator)) == sorted([seeded["look_alike"], seeded["other"]])
     terminated = [(record["body"] or {}).get("instance_ids") for record in emulator.requests("POST", "/instance-operations/terminate")]
     assert sorted(sum(terminated, [])) == sorted([seeded["server"], seeded["agent"]])
     state = emulator.control("GET", "state")
     assert state["firewall_rulesets"] == []
 
-    again = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini")
+    again = play(emulator, tmp_path, TEARDOWN, *confirmed)
     assert recap(again)["changed"] == 0 and "Terminated 0 instances" in again.stdout
+
+
+def test_teardown_without_member_names_leaves_an_untagged_node_alone(emulator, tmp_path):
+    """The old rule terminated every untagged <cluster>-* instance (an untagged prod-db with cluster prod)."""
+    seeded = seed_cluster(emulator)
+    result = play(emulator, tmp_path, TEARDOWN, "-e", "lambda_cluster_name=mini", "-e", "lambda_teardown_confirm=mini", "--check")
+    assert recap(result)["failed"] == 0, output(result)[-5000:]
+    assert "Would terminate 1 instances of cluster mini" in result.stdout
+    assert "mini-a10-1 (%s), mini-db (%s)" % (seeded["agent"], seeded["look_alike"]) in result.stdout
 
 
 def test_teardown_terminates_unnamed_and_same_named_members_by_id(emulator, tmp_path):

@@ -30,7 +30,7 @@ from .server import (
     LambdaEmulator,
     RequestRecord,
 )
-from .spec import SpecNotFoundError, SpecValidator, SpecViolation, default_spec_path
+from .spec import SpecNotFoundError, SpecValidator, SpecViolation, full_spec_path
 
 __all__ = [
     "API_PREFIX",
@@ -50,6 +50,6 @@ __all__ = [
     "default_global_firewall_rules",
     "default_images",
     "default_instance_types",
-    "default_spec_path",
+    "full_spec_path",
     "region",
 ]

@@ -1545,7 +1545,7 @@ class LambdaEmulator:
         raise rate_limited(retry_after)
 
     def _check_request_body(self, route: Route, body: Any, body_error: str | None) -> None:
-        if self.spec.operation(route.method, route.template).get("requestBody") is None:
+        if self.spec.operation(route.method, route.template).get("request") is None:
             return
         if body_error:
             raise invalid_parameters("Invalid request data.", body_error)

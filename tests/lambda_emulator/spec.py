@@ -1,10 +1,15 @@
-"""Validation of request and response bodies against Lambda's OpenAPI 3.1 spec.
+"""Validation of request and response bodies against Lambda's OpenAPI spec, in its compact form.
 
-OpenAPI 3.1 schemas are JSON Schema 2020-12, so the whole spec document is
-registered as one schema resource and each operation's schema is reached by a
-JSON pointer into it; its internal "#/components/schemas/..." refs then resolve
-inside the same document. Formats (date-time, ipv4network, password) are
-annotations only, as in 2020-12 by default.
+The emulator validates against lambda_emulator/openapi_compact.json: every operation's
+parameters and bodies and the schemas they use, generated from Lambda's published OpenAPI
+3.1 document by compact_schema.py and kept in the repository, so a plain clone runs every test.
+Its schemas are JSON Schema 2020-12 (OpenAPI 3.1's dialect), so the whole document is registered
+as one schema resource and each operation's schema is reached by a JSON pointer into it; its
+"#/schemas/..." refs then resolve inside the same document. Formats (date-time, ipv4network,
+password) are annotations only, as in 2020-12 by default.
+
+The full document is only needed to check the compact one for drift (SPEC_ENV_VAR, or
+full_spec_path()), which tests/emulator/test_emulator_spec.py does when it is available.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from .compact_schema import COMPACT_SCHEMA_PATH
+
 SPEC_ENV_VAR = "LAMBDA_OPENAPI_SPEC"
 SPEC_FILE_NAME = "lambda-cloud-openapi-1.8.3.json"
-_SPEC_URI = "urn:lambda-cloud-openapi"
+_SCHEMA_URI = "urn:lambda-cloud-openapi-compact"
 _MAX_REPORTED_ERRORS = 5
 
 # Statuses the spec does not list (429, 5xx, 405...) carry Lambda's documented
@@ -47,7 +54,7 @@ GENERIC_ERROR_ENVELOPE: dict[str, Any] = {
 
 
 class SpecNotFoundError(FileNotFoundError):
-    """The OpenAPI file is missing."""
+    """The compact schema file is missing."""
 
 
 class SpecViolation(AssertionError):
@@ -59,20 +66,15 @@ def repository_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def default_spec_path() -> Path:
-    return repository_root().parent / "shared" / "reference" / SPEC_FILE_NAME
-
-
-def resolve_spec_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """An explicit path wins, then $LAMBDA_OPENAPI_SPEC, then the shared reference copy."""
-    if path is not None:
-        return Path(path)
+def full_spec_path() -> Path:
+    """Where Lambda's full OpenAPI document is, for the drift check: $LAMBDA_OPENAPI_SPEC, else the
+    shared reference copy next to the repository (which a plain clone does not have)."""
     from_env = os.environ.get(SPEC_ENV_VAR)
-    return Path(from_env) if from_env else default_spec_path()
+    return Path(from_env) if from_env else repository_root().parent / "shared" / "reference" / SPEC_FILE_NAME
 
 
 @functools.lru_cache(maxsize=4)
-def _load_spec(path: Path) -> dict[str, Any]:
+def _load_schema(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -87,17 +89,15 @@ def _describe(error: Any) -> str:
 
 
 class SpecValidator:
-    """Checks bodies against the operations of the Lambda Cloud OpenAPI document."""
+    """Checks bodies against the operations of the compact Lambda Cloud API schema."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = resolve_spec_path(path)
+        self.path = Path(path) if path is not None else COMPACT_SCHEMA_PATH
         if not self.path.is_file():
-            raise SpecNotFoundError(
-                f"Lambda OpenAPI spec not found at {self.path}. Set ${SPEC_ENV_VAR} to the file, "
-                f"or place it at the default location {default_spec_path()}."
-            )
-        self.spec = _load_spec(self.path.resolve())
-        self._registry = Registry().with_resource(_SPEC_URI, DRAFT202012.create_resource(self.spec))
+            raise SpecNotFoundError(f"The compact Lambda Cloud API schema is not at {self.path}; regenerate it with "
+                                    f"python -m lambda_emulator.compact_schema --spec <Lambda's OpenAPI file>.")
+        self.spec = _load_schema(self.path.resolve())
+        self._registry = Registry().with_resource(_SCHEMA_URI, DRAFT202012.create_resource(self.spec))
         self._validators: dict[str, Draft202012Validator] = {}
         self._validators_lock = threading.Lock()
 
@@ -105,18 +105,16 @@ class SpecValidator:
 
     @property
     def version(self) -> str:
-        return str(self.spec["info"]["version"])
+        return str(self.spec["source"]["version"])
 
     def operations(self) -> list[tuple[str, str]]:
         """(METHOD, path template) for every operation in the spec."""
-        return [(method.upper(), template)
-                for template, item in self.spec["paths"].items()
-                for method in item if method != "parameters"]
+        return [(method.upper(), template) for template, item in self.spec["operations"].items() for method in item]
 
     def operation(self, method: str, template: str | None) -> dict[str, Any] | None:
         if template is None:
             return None
-        return self.spec["paths"].get(template, {}).get(method.lower())
+        return self.spec["operations"].get(template, {}).get(method.lower())
 
     def documented_statuses(self, method: str, template: str) -> list[int]:
         operation = self.operation(method, template) or {}
@@ -128,9 +126,9 @@ class SpecValidator:
         """Problems with a response body; empty when it matches the spec."""
         operation = self.operation(method, template)
         if operation is not None and str(status) in operation.get("responses", {}):
-            pointer = _json_pointer("paths", template, method.lower(), "responses", str(status),
-                                    "content", "application/json", "schema")
-            return self._errors(pointer, body)
+            if operation["responses"][str(status)] is None:
+                return [] if body is None else [f"{method.upper()} {template} -> {status} has no body in the spec"]
+            return self._errors(_json_pointer("operations", template, method.lower(), "responses", str(status)), body)
         if status >= 400:
             return self._errors(None, body)
         if operation is None:
@@ -142,14 +140,12 @@ class SpecValidator:
         operation = self.operation(method, template)
         if operation is None:
             return [f"{method.upper()} {template}: no such operation in the spec"]
-        request_body = operation.get("requestBody")
+        request_body = operation.get("request")
         if request_body is None:
             return []
         if body is None:
             return ["a JSON request body is required"] if request_body.get("required") else []
-        pointer = _json_pointer("paths", template, method.lower(), "requestBody",
-                                "content", "application/json", "schema")
-        return self._errors(pointer, body)
+        return self._errors(_json_pointer("operations", template, method.lower(), "request", "schema"), body)
 
     def validate_response(self, method: str, template: str | None, status: int, body: Any) -> None:
         errors = self.response_errors(method, template, status, body)
@@ -177,7 +173,7 @@ class SpecValidator:
         with self._validators_lock:
             validator = self._validators.get(key)
             if validator is None:
-                schema = {"$ref": f"{_SPEC_URI}#{pointer}"} if pointer else GENERIC_ERROR_ENVELOPE
+                schema = {"$ref": f"{_SCHEMA_URI}#{pointer}"} if pointer else GENERIC_ERROR_ENVELOPE
                 validator = Draft202012Validator(schema, registry=self._registry)
                 self._validators[key] = validator
             return validator

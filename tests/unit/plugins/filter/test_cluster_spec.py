@@ -10,15 +10,20 @@ from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_spec import (
     cluster_nodes,
     cluster_spec_problems,
     cluster_summary,
+    launch_report,
     names_by_region,
     ruleset_regions,
 )
 
 
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBcTq1D8cLdiBZbq0SN1XjzOxKHq4C1bqd9o5HjvwAkJ admin@example"
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
 @pytest.fixture
 def spec(tmp_path) -> dict:
     key_file = tmp_path / "id.pub"
-    key_file.write_text("ssh-ed25519 AAAA admin\n")
+    key_file.write_text(PUBLIC_KEY + "\n")
     return {
         "name": "demo", "regions": ["us-east-1", "us-west-1"], "ssh_key_name": "admin", "ssh_public_key": None,
         "ssh_public_key_file": str(key_file), "admin_networks": ["203.0.113.0/24"], "image": None,
@@ -58,6 +63,36 @@ def test_missing_key_file_and_overlong_names_are_problems(spec, tmp_path) -> Non
     text = " ".join(cluster_spec_problems(spec))
     assert "absent.pub does not exist on the controller" in text
     assert "longer than the 63 characters a hostname allows" in text
+
+
+@pytest.mark.parametrize("membership, expected", [
+    ({"member_name_pattern": "demo-("}, "lambda_cluster_member_name_pattern 'demo-(' is not a valid regular expression"),
+    ({"member_names": ["demo-x", " "]}, "lambda_cluster_member_names must not contain empty names"),
+])
+def test_membership_mistakes_are_problems(spec, membership, expected) -> None:
+    spec.update(membership)
+    assert any(expected in problem for problem in cluster_spec_problems(spec))
+
+
+def test_a_private_key_given_as_the_public_key_is_refused_without_echoing_it(spec, tmp_path) -> None:
+    private_file = tmp_path / "id_ed25519"
+    private_file.write_text(PRIVATE_KEY)
+    spec["ssh_public_key_file"] = str(private_file)
+    [problem] = cluster_spec_problems(spec)
+    assert problem.startswith("lambda_cluster_ssh_public_key_file %s holds a private key" % private_file)
+    spec.update(ssh_public_key_file=None, ssh_public_key=PRIVATE_KEY)
+    [problem] = cluster_spec_problems(spec)
+    assert problem.startswith("lambda_cluster_ssh_public_key holds a private key")
+    assert "b3BlbnNzaC1rZXktdjE" not in " ".join(cluster_spec_problems(spec))
+
+
+def test_a_key_file_that_is_not_a_public_key_is_refused(spec, tmp_path) -> None:
+    garbage = tmp_path / "garbage.pub"
+    garbage.write_bytes(b"\xff\xfe binary")
+    spec["ssh_public_key_file"] = str(garbage)
+    assert "is not a text file" in " ".join(cluster_spec_problems(spec))
+    garbage.write_text("ssh-ed25519 AAAA admin\n")
+    assert "does not belong to a ssh-ed25519 key" in " ".join(cluster_spec_problems(spec))
 
 
 def test_pool_names_must_be_unique(spec) -> None:
@@ -118,6 +153,36 @@ def test_summary_prices_members_and_planned_nodes() -> None:
     assert lines[4] == "Also in the cluster but not in the spec (left as they are): demo-old-1."
 
 
+def test_summary_names_untagged_look_alikes() -> None:
+    look_alikes = [{"id": "f" * 32, "name": "demo-db"}]
+    lines = cluster_summary(PLAN[:1], [], {}, "demo", look_alikes=look_alikes)
+    assert lines[-1] == ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to "
+                         "include them): demo-db (%s)." % ("f" * 32))
+
+
+NODES = [{"name": "demo-server-1"}, {"name": "demo-a10-1"}, {"name": "demo-a10-2"}]
+
+
+def test_launch_report_after_an_account_wide_error() -> None:
+    results = [{"item": NODES[0], "changed": False, "instance": {"id": "x"}},
+               {"item": NODES[1], "failed": True, "account_wide": True,
+                "msg": "Launching demo-a10-1 (gpu_1x_a10 in us-east-1) failed. The Lambda Cloud account quota is exhausted."}]
+    assert launch_report(results, NODES) == (
+        "Launching demo-a10-1 (gpu_1x_a10 in us-east-1) failed. The Lambda Cloud account quota is exhausted. That error concerns the "
+        "whole Lambda Cloud account, so no further node was launched. Launched in this run: none. Not launched: demo-a10-1, "
+        "demo-a10-2. Fix the cause, then run provision.yml again: it launches only the missing nodes.")
+
+
+def test_launch_report_after_other_errors_names_the_node() -> None:
+    results = [{"item": NODES[0], "changed": True, "launch": {"region": "us-east-1"}},
+               {"item": NODES[1], "failed": True, "msg": "No capacity for instance types gpu_1x_a10."},
+               {"item": NODES[2], "changed": True, "launch": {"region": "us-east-1"}}]
+    report = launch_report(results, NODES)
+    assert report.startswith("demo-a10-1: No capacity for instance types gpu_1x_a10.")
+    assert "whole Lambda Cloud account" not in report
+    assert "Launched in this run: demo-server-1, demo-a10-2. Not launched: demo-a10-1." in report
+
+
 def test_every_filter_is_registered() -> None:
     assert set(FilterModule().filters()) == {"cluster_spec_problems", "cluster_nodes", "admin_firewall_rules", "ruleset_regions",
-                                             "names_by_region", "cluster_summary"}
+                                             "names_by_region", "cluster_summary", "look_alikes_line", "launch_report"}

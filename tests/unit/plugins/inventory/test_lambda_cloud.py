@@ -55,7 +55,7 @@ def collection_loader():
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("LAMBDA_API_KEY", "LAMBDA_API_URL", "LAMBDA_K3S_CLUSTER"):
+    for name in [name for name in os.environ if name.startswith("LAMBDA_")]:
         monkeypatch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("ANSIBLE_")]:
         monkeypatch.delenv(name)
@@ -147,7 +147,7 @@ def test_verify_file(tmp_path, name, accepted):
 
 def test_groups_hosts_and_variables(lambda_emulator, load):
     ids = seed_demo(lambda_emulator)
-    loaded = load(api(lambda_emulator))
+    loaded = load(api(lambda_emulator, whole_account=True))
     inventory = loaded.inventory
 
     assert loaded.group_hosts("lambda") == ["demo-gpu-1", "demo-gpu-2", "demo-server-1", "other-node"]
@@ -249,16 +249,47 @@ def test_an_undefined_template_variable_is_explained(lambda_emulator, load):
     assert lambda_emulator.count() == 0
 
 
-def test_cluster_from_the_environment(lambda_emulator, load, monkeypatch):
+def test_without_a_cluster_the_account_is_listed_but_no_host_is_a_node(lambda_emulator, load):
+    seed_demo(lambda_emulator)
+    loaded = load(api(lambda_emulator))
+    assert loaded.group_hosts("lambda") == ["demo-gpu-1", "demo-gpu-2", "demo-server-1", "other-node"]
+    assert loaded.group_hosts("k3s_server") == loaded.group_hosts("k3s_agent") == []
+    assert not [group for group in loaded.inventory.groups if group.startswith(("gpu_", "region_", "type_"))]
+
+
+def test_cluster_from_the_environment_takes_tagged_members_and_reports_look_alikes(lambda_emulator, load, monkeypatch):
     seed_demo(lambda_emulator)
     monkeypatch.setenv("LAMBDA_K3S_CLUSTER", "demo")
-    assert sorted(load(api(lambda_emulator)).hosts) == ["demo-gpu-1", "demo-gpu-2", "demo-server-1"]
+    loaded = load(api(lambda_emulator))
+    assert sorted(loaded.hosts) == ["demo-server-1"], "untagged demo-* instances are not members"
+    warning = loaded.display.text("warning")
+    assert "demo-gpu-1" in warning and "demo-gpu-2" in warning and "member_names" in warning
 
 
 def test_cluster_option_wins_over_the_environment(lambda_emulator, load, monkeypatch):
     seed_demo(lambda_emulator)
-    monkeypatch.setenv("LAMBDA_K3S_CLUSTER", "demo")
-    assert sorted(load(api(lambda_emulator, cluster="other")).hosts) == ["other-node"]
+    monkeypatch.setenv("LAMBDA_K3S_CLUSTER", "other")
+    assert sorted(load(api(lambda_emulator, cluster="demo")).hosts) == ["demo-server-1"]
+
+
+@pytest.mark.parametrize(("variable", "value", "members"), [
+    ("LAMBDA_K3S_MEMBER_NAMES", "demo-gpu-1,other-node", ["demo-gpu-1", "other-node"]),
+    ("LAMBDA_K3S_MEMBER_PATTERN", "demo-gpu-.*", ["demo-gpu-1", "demo-gpu-2"]),
+    ("LAMBDA_K3S_WHOLE_ACCOUNT", "true", ["demo-gpu-1", "demo-gpu-2", "demo-server-1", "other-node"]),
+])
+def test_membership_from_the_environment(lambda_emulator, load, monkeypatch, variable, value, members):
+    seed_demo(lambda_emulator)
+    monkeypatch.setenv(variable, value)
+    loaded = load(api(lambda_emulator))
+    assert sorted(loaded.hosts) == members
+    assert sorted(loaded.group_hosts("k3s_server") + loaded.group_hosts("k3s_agent")) == members
+
+
+@pytest.mark.parametrize("options", [{"member_name_pattern": "demo-("}, {"whole_account": True, "cluster": "demo"}])
+def test_bad_membership_options_fail_before_any_request(lambda_emulator, load, options):
+    with pytest.raises(AnsibleParserError, match="member_name_pattern|whole_account"):
+        load(api(lambda_emulator, **options))
+    assert lambda_emulator.count() == 0
 
 
 def test_filters(lambda_emulator, load):
@@ -496,6 +527,28 @@ def test_include_secrets(lambda_emulator, load, tmp_path):
     assert lambda_emulator.count("GET", "/instances") == 2
 
 
+def test_the_cache_file_is_private_from_its_first_byte(lambda_emulator, load, tmp_path, monkeypatch):
+    """With include_secrets the cache holds Jupyter tokens: no moment may leave it readable by others, even in a
+    directory of the user's that others can enter (Ansible's file caches chmod their files 0644)."""
+    seed_demo(lambda_emulator)
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o755)
+    loosened = []
+    real_chmod = os.chmod
+
+    def watched_chmod(path, mode, *args, **kwargs):
+        if str(path).startswith(str(directory)) and mode & 0o077:
+            loosened.append((str(path), oct(mode)))
+        return real_chmod(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "chmod", watched_chmod)
+    monkeypatch.setattr(os, "umask", lambda mask, real=os.umask: real(0o022 if mask == 0o077 else mask))  # a umask that would not save it
+    load(api(lambda_emulator, include_secrets=True, **cache_options(directory)))
+    (cache_file,) = cache_files(directory)
+    assert loosened == [], "the cache file was made readable by others at some point"
+    assert stat.S_IMODE(cache_file.stat().st_mode) == 0o600 and "jupyter" in cache_file.read_text()
+
+
 def test_memory_cache_plugin_works_too(lambda_emulator, load):
     seed_demo(lambda_emulator)
     assert len(load(api(lambda_emulator, cache=True, cache_plugin="ansible.builtin.memory")).hosts) == 4
@@ -510,4 +563,4 @@ def test_parse_config_without_a_file(lambda_emulator, monkeypatch, tmp_path):
     plugin = inventory_loader.get(PLUGIN)
     inventory = InventoryData()
     plugin.parse_config(inventory, DataLoader(), str(tmp_path / "lambda.py"), {"plugin": PLUGIN})
-    assert sorted(inventory.hosts) == ["demo-gpu-1", "demo-gpu-2", "demo-server-1"]
+    assert sorted(inventory.hosts) == ["demo-server-1"]

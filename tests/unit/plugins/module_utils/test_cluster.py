@@ -6,8 +6,9 @@ import pytest
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
     DEFAULT_SERVER_NAME_PATTERN,
+    Membership,
+    MembershipError,
     is_live,
-    is_member,
     k3s_role,
     tags_dict,
 )
@@ -40,22 +41,74 @@ class TestTagsDict:
         assert tags_dict({"tags": [{"key": "gpus", "value": 8}]}) == {"gpus": "8"}
 
 
-class TestIsMember:
-    def test_without_a_cluster_everything_belongs(self):
-        assert is_member(instance("anything"), None)
-        assert is_member(instance(), "")
+class TestMembership:
+    """Membership is explicit: the k3s-cluster tag, names the user lists, or a pattern the user wrote."""
+
+    def test_nothing_chosen_means_no_member(self):
+        nobody = Membership()
+        assert not nobody.chosen
+        assert not nobody.includes(instance("anything"))
+        assert not nobody.includes(instance("prod-server-1", k3s_cluster="prod"))
 
     def test_the_cluster_tag_decides(self):
-        assert is_member(instance("unrelated-name", k3s_cluster="prod"), "prod")
-        assert not is_member(instance("prod-server-1", k3s_cluster="staging"), "prod"), "a tag for another cluster wins over the name"
+        prod = Membership(cluster="prod")
+        assert prod.includes(instance("unrelated-name", k3s_cluster="prod"))
+        assert not prod.includes(instance("prod-server-1", k3s_cluster="staging")), "a tag for another cluster wins over the name"
 
-    def test_untagged_instances_belong_by_name_prefix(self):
-        assert is_member(instance("prod-server-1"), "prod")
-        assert is_member(instance("prod-gpu-7"), "prod")
+    @pytest.mark.parametrize("name", ["prod-db", "prod-server-1", "prod", "production-1", "my-prod-1", "", None])
+    def test_an_untagged_instance_never_belongs_by_its_name_alone(self, name):
+        # Old rule: an untagged prod-db belonged to cluster prod, so teardown terminated it.
+        assert not Membership(cluster="prod").includes(instance(name))
 
-    @pytest.mark.parametrize("name", ["prod", "production-1", "my-prod-1", "", None])
-    def test_other_names_do_not_belong(self, name):
-        assert not is_member(instance(name), "prod")
+    def test_listed_names_belong(self):
+        hand_launched = Membership(cluster="sophia", names=["sophia-control", "sophia-ai-core"])
+        assert hand_launched.includes(instance("sophia-control"))
+        assert hand_launched.includes(instance("sophia-ai-core"))
+        assert not hand_launched.includes(instance("sophia-ai-core-2"))
+        assert hand_launched.reason(instance("sophia-control")) == "listed"
+        assert hand_launched.reason(instance("x", k3s_cluster="sophia")) == "tagged"
+
+    def test_names_alone_choose_a_cluster(self):
+        listed = Membership(names=["sophia-control"])
+        assert listed.chosen and listed.includes(instance("sophia-control")) and not listed.includes(instance("sophia-db"))
+
+    def test_a_pattern_matches_the_whole_name(self):
+        pattern = Membership(name_pattern="sophia-(control|ai-.*)")
+        assert pattern.includes(instance("sophia-control")) and pattern.includes(instance("sophia-ai-core"))
+        assert not pattern.includes(instance("sophia-db")) and not pattern.includes(instance("old-sophia-control"))
+        assert not pattern.includes(instance())
+        assert pattern.reason(instance("sophia-ai-core")) == "pattern"
+
+    def test_an_instance_tagged_for_another_cluster_is_never_a_member_by_name(self):
+        assert not Membership(cluster="sophia", names=["shared-node"]).includes(instance("shared-node", k3s_cluster="other"))
+        assert not Membership(name_pattern=".*").includes(instance("x", k3s_cluster="other"))
+
+    def test_the_whole_account_only_when_asked(self):
+        everything = Membership(whole_account=True)
+        assert everything.chosen
+        assert everything.includes(instance("colleagues-jupyter")) and everything.includes(instance("x", k3s_cluster="other"))
+
+    @pytest.mark.parametrize("options, message", [
+        ({"whole_account": True, "cluster": "prod"}, "whole_account"),
+        ({"name_pattern": "sophia-("}, "not a valid regular expression"),
+        ({"names": ["ok", ""]}, "empty"),
+    ])
+    def test_contradictions_and_mistakes_are_refused(self, options, message):
+        with pytest.raises(MembershipError, match=message):
+            Membership(**options)
+
+    def test_untagged_look_alikes_are_found_and_never_members(self):
+        prod = Membership(cluster="prod", names=["prod-gpu-9"])
+        instances = [instance("prod-db"), instance("prod-gpu-9"), instance("prod-server-1", k3s_cluster="prod"),
+                     instance("prod-x", k3s_cluster="other"), instance("production-1"), instance()]
+        assert [item["name"] for item in prod.look_alikes(instances)] == ["prod-db"]
+        assert Membership(names=["a"]).look_alikes(instances) == [], "without a cluster name there is nothing to look like"
+
+    def test_description_names_every_criterion(self):
+        assert Membership().describe() == "no cluster"
+        text = Membership(cluster="sophia", names=["sophia-control"], name_pattern="sophia-ai-.*").describe()
+        assert "k3s-cluster=sophia" in text and "sophia-control" in text and "sophia-ai-.*" in text
+        assert Membership(whole_account=True).describe() == "every instance of the account"
 
 
 class TestK3sRole:

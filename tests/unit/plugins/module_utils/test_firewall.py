@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import (
     RuleError,
     canonical_key,
+    describe_rule,
     member_rules,
     normalise_rule,
     normalise_source_network,
     same_rules,
     sorted_rules,
     validate_rules,
+    wider_rules,
     without_duplicates,
 )
+
+
+DEMO = Membership(cluster="demo")
 
 
 def tcp(port: int, network: str, description: str = "") -> dict:
@@ -139,19 +145,58 @@ def test_member_rules_trust_each_live_member_address_in_address_order():
         instance("other-1", "203.0.113.9", cluster="other"),
         instance("demo-untagged", "198.51.100.40", cluster=None),
     ]
-    assert member_rules(instances, "demo") == [
+    assert member_rules(instances, DEMO) == [
         {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.3/32", "description": "k3s cluster demo member demo-server-1"},
         {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.20/32", "description": "k3s cluster demo member demo-gpu-2"},
-        {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.40/32",
-         "description": "k3s cluster demo member demo-untagged"},
-    ]
+    ], "an untagged look-alike (demo-untagged) gets no port of the cluster"
+
+
+def test_member_rules_trust_instances_the_user_named():
+    named = instance("sophia-control", "198.51.100.40", cluster=None)
+    members = Membership(cluster="sophia", names=["sophia-control"])
+    assert [rule["source_network"] for rule in member_rules([named], members)] == ["198.51.100.40/32"]
+    assert member_rules([named], Membership()) == [], "no cluster chosen, nobody trusted"
 
 
 def test_member_rules_are_valid_rules_even_for_long_names():
-    rules = member_rules([instance("demo-" + "x" * 200, "198.51.100.3")], "demo")
+    rules = member_rules([instance("demo-" + "x" * 200, "198.51.100.3")], DEMO)
     normalised, errors = validate_rules(rules)
     assert errors == [] and normalised == rules
 
 
 def test_member_rules_skip_malformed_addresses():
-    assert member_rules([instance("demo-1", "not-an-ip")], "demo") == []
+    assert member_rules([instance("demo-1", "not-an-ip")], DEMO) == []
+
+
+ADMIN = [tcp(22, "203.0.113.0/24"), tcp(6443, "203.0.113.0/24")]
+
+
+@pytest.mark.parametrize("rule, wider", [
+    (tcp(22, "0.0.0.0/0", "Allow SSH from anywhere"), True),
+    (tcp(22, "203.0.113.0/25"), False),
+    (tcp(22, "203.0.113.7"), False),
+    (tcp(22, "203.0.112.0/23"), True),
+    (tcp(80, "203.0.113.0/24"), True),
+    ({"protocol": "tcp", "port_range": [22, 23], "source_network": "203.0.113.0/24", "description": ""}, True),
+    ({"protocol": "udp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": ""}, True),
+    ({"protocol": "all", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": ""}, True),
+    ({"protocol": "icmp", "source_network": "0.0.0.0/0", "description": "ping"}, False),
+])
+def test_global_rules_wider_than_what_the_cluster_allows(rule, wider):
+    allowed = ADMIN + [{"protocol": "icmp", "source_network": "0.0.0.0/0", "description": "ping from anywhere"}]
+    assert wider_rules([rule], allowed) == ([rule] if wider else [])
+
+
+def test_an_all_protocol_rule_covers_every_protocol_in_its_ports_and_network():
+    everything = [{"protocol": "all", "port_range": [1, 65535], "source_network": "10.0.0.0/8", "description": ""}]
+    inside = [tcp(22, "10.1.0.0/16"), {"protocol": "icmp", "source_network": "10.0.0.1", "description": ""},
+              {"protocol": "udp", "port_range": [8472, 8472], "source_network": "10.2.3.4/32", "description": ""}]
+    assert wider_rules(inside, everything) == []
+    assert wider_rules([tcp(22, "11.0.0.0/8")], everything) == [tcp(22, "11.0.0.0/8")]
+
+
+def test_rules_are_described_for_people():
+    assert describe_rule(tcp(22, "0.0.0.0/0", "Allow SSH from anywhere")) == "'Allow SSH from anywhere' (tcp port 22 from 0.0.0.0/0)"
+    assert describe_rule({"protocol": "all", "port_range": [1, 65535], "source_network": "10.0.0.0/8"}) == "all protocols, all ports from 10.0.0.0/8"
+    assert describe_rule({"protocol": "udp", "port_range": [30000, 32767], "source_network": "1.2.3.4"}) == "udp ports 30000-32767 from 1.2.3.4/32"
+    assert describe_rule({"protocol": "icmp", "source_network": "0.0.0.0/0", "description": ""}) == "icmp from 0.0.0.0/0"

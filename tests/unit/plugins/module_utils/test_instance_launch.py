@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils import instance_launch as il
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import Placement
+
+DEMO = Membership(cluster="demo")
 
 
 def _instance(name="demo-agent-1", status="active", cluster="demo", role=None, instance_id="a" * 32, region="us-east-1",
@@ -37,11 +40,25 @@ class TestMatching:
         mine = _instance(instance_id="1" * 32)
         other_cluster = _instance(instance_id="2" * 32, cluster="prod")
         other_name = _instance(name="demo-agent-2", instance_id="3" * 32)
-        assert il.live_matches([mine, other_cluster, other_name], "demo-agent-1", "demo") == [mine]
+        assert il.live_matches([mine, other_cluster, other_name], "demo-agent-1", DEMO) == [mine]
 
-    def test_untagged_instance_with_cluster_prefix_is_a_member(self):
+    def test_an_untagged_namesake_is_not_a_member_but_is_reported(self):
         untagged = _instance(cluster=None)
-        assert il.single_match([untagged], "demo-agent-1", "demo") is untagged
+        assert il.single_match([untagged], "demo-agent-1", DEMO) is None
+        assert il.untagged_namesakes([untagged, _instance(instance_id="2" * 32)], "demo-agent-1", DEMO) == [untagged]
+        assert il.untagged_namesakes([_instance(cluster=None, status="terminated")], "demo-agent-1", DEMO) == []
+
+    def test_a_listed_untagged_instance_is_a_member(self):
+        untagged = _instance(cluster=None)
+        listed = Membership(cluster="demo", names=["demo-agent-1"])
+        assert il.single_match([untagged], "demo-agent-1", listed) is untagged
+        assert il.untagged_namesakes([untagged], "demo-agent-1", listed) == []
+
+    def test_by_id_an_untagged_look_alike_is_refused(self):
+        untagged = _instance(cluster=None, name="demo-db")
+        with pytest.raises(ValueError, match="not a member"):
+            il.match_by_id([untagged], untagged["id"], DEMO)
+        assert il.match_by_id([untagged], untagged["id"], Membership(cluster="demo", names=["demo-db"])) == (untagged, [])
 
     def test_without_cluster_matches_across_the_account(self):
         tagged = _instance(cluster="prod", name="solo")
@@ -49,23 +66,23 @@ class TestMatching:
 
     @pytest.mark.parametrize("status", ["terminated", "terminating", "preempted"])
     def test_gone_instances_do_not_count(self, status):
-        assert il.single_match([_instance(status=status)], "demo-agent-1", "demo") is None
+        assert il.single_match([_instance(status=status)], "demo-agent-1", DEMO) is None
 
     @pytest.mark.parametrize("status", ["booting", "active", "unhealthy", "some-future-status"])
     def test_any_other_status_counts(self, status):
-        assert il.single_match([_instance(status=status)], "demo-agent-1", "demo") is not None
+        assert il.single_match([_instance(status=status)], "demo-agent-1", DEMO) is not None
 
     def test_duplicates_are_refused_with_their_ids(self):
         first, second = _instance(instance_id="1" * 32), _instance(instance_id="2" * 32, status="booting")
         with pytest.raises(il.DuplicateInstancesError) as raised:
-            il.single_match([first, second, _instance(instance_id="3" * 32, status="terminated")], "demo-agent-1", "demo")
+            il.single_match([first, second, _instance(instance_id="3" * 32, status="terminated")], "demo-agent-1", DEMO)
         assert raised.value.instance_ids == ["1" * 32, "2" * 32]
         assert "1" * 32 in str(raised.value) and "2" * 32 in str(raised.value) and "3" * 32 not in str(raised.value)
 
     def test_dying_ids_lists_only_terminating_namesakes(self):
         instances = [_instance(instance_id="1" * 32, status="terminating"), _instance(instance_id="2" * 32, status="terminated"),
                      _instance(instance_id="3" * 32, status="terminating", name="other")]
-        assert il.dying_ids(instances, "demo-agent-1", "demo") == ["1" * 32]
+        assert il.dying_ids(instances, "demo-agent-1", DEMO) == ["1" * 32]
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -101,13 +118,14 @@ class TestFilterInstances:
     @pytest.mark.parametrize("filters, expected", [
         ({}, ["1", "2", "3"]),
         ({"name": "demo-agent-1"}, ["2"]),
-        ({"cluster": "demo"}, ["1", "2"]),
+        ({"membership": DEMO}, ["1", "2"]),
+        ({"membership": Membership(names=["prod-agent-1"])}, []),  # tagged for cluster prod: never a member by name
         ({"regions": ["us-west-1"]}, ["2"]),
         ({"statuses": ["active"]}, ["1", "3"]),
         ({"instance_types": ["gpu_1x_a100"]}, ["3"]),
         ({"role": "server"}, ["1"]),
-        ({"cluster": "demo", "role": "agent", "statuses": ["booting"]}, ["2"]),
-        ({"cluster": "demo", "statuses": ["terminated"]}, []),
+        ({"membership": DEMO, "role": "agent", "statuses": ["booting"]}, ["2"]),
+        ({"membership": DEMO, "statuses": ["terminated"]}, []),
     ])
     def test_filters_combine(self, filters, expected):
         selected = il.filter_instances(self.instances, **filters)

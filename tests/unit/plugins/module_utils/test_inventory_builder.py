@@ -133,8 +133,6 @@ class TestFilters:
         ({"tags": {"env": "dev", "team": "ml"}}, True),
         ({"tags": {"env": "prod"}}, False),
         ({"tags": {"missing": "x"}}, False),
-        ({"cluster": "demo"}, True),
-        ({"cluster": "other"}, False),
     ])
     def test_instance_matches(self, options, expected):
         instance = make_instance(tags={"env": "dev", "team": "ml"})
@@ -146,11 +144,40 @@ class TestFilters:
         assert instance_matches(odd, options_with_defaults({"statuses": []}))
         assert [host.name for host in build([odd], statuses=[]).hosts] == ["demo-server-1"]
 
-    def test_cluster_membership_by_tag_or_name(self):
-        instances = [make_instance(ID_A, "demo-server-1"),
-                     make_instance(ID_B, "gpu-node", tags={"k3s-cluster": "demo"}),
-                     make_instance(ID_C, "demo-but-elsewhere", tags={"k3s-cluster": "prod"})]
-        assert sorted(host.name for host in build(instances, cluster="demo").hosts) == ["demo-server-1", "gpu-node"]
+
+class TestMembership:
+    """Which hosts are K3s nodes is decided by cluster.Membership; the builder only applies it."""
+
+    def test_without_a_cluster_chosen_every_instance_is_listed_but_none_is_a_node(self):
+        plan = build([make_instance(ID_A, "colleagues-jupyter"), make_instance(ID_B, "demo-server-1", tags={"k3s-cluster": "demo"})])
+        assert sorted(host.name for host in plan.hosts) == ["colleagues-jupyter", "demo-server-1"]
+        assert {tuple(host.groups) for host in plan.hosts} == {("lambda",)}, "no k3s_*, gpu_, region_ or type_ group"
+
+    def test_only_tagged_members_of_the_cluster_and_look_alikes_are_reported(self):
+        instances = [make_instance(ID_A, "prod-db"),
+                     make_instance(ID_B, "gpu-node", tags={"k3s-cluster": "prod"}),
+                     make_instance(ID_C, "prod-but-elsewhere", tags={"k3s-cluster": "staging"})]
+        plan = build(instances, cluster="prod")
+        assert [host.name for host in plan.hosts] == ["gpu-node"]
+        assert plan.hosts[0].groups[:2] == ["lambda", "k3s_agent"]
+        [warning] = plan.warnings
+        assert "prod-db" in warning and "member_names" in warning and "gpu-node" not in warning
+
+    def test_hand_launched_instances_by_name_or_pattern(self):
+        instances = [make_instance(ID_A, "sophia-control"), make_instance(ID_B, "sophia-ai-core"), make_instance(ID_C, "sophia-db")]
+        listed = build(instances, member_names=["sophia-control", "sophia-ai-core"])
+        assert {host.name: host.groups[1] for host in listed.hosts} == {"sophia-control": "k3s_server", "sophia-ai-core": "k3s_agent"}
+        matched = build(instances, member_name_pattern="sophia-(control|ai-.*)")
+        assert sorted(host.name for host in matched.hosts) == ["sophia-ai-core", "sophia-control"]
+
+    def test_the_whole_account_when_asked(self):
+        plan = build([make_instance(ID_A, "colleagues-jupyter"), make_instance(ID_B, "x", tags={"k3s-cluster": "other"})], whole_account=True)
+        assert all(host.groups[1] in ("k3s_server", "k3s_agent") for host in plan.hosts) and len(plan.hosts) == 2
+
+    @pytest.mark.parametrize("options", [{"whole_account": True, "cluster": "demo"}, {"member_name_pattern": "("}])
+    def test_bad_membership_options_are_explained(self, options):
+        with pytest.raises(InventoryConfigError, match="whole_account|member_name_pattern"):
+            build([make_instance()], **options)
 
 
 class TestHostnames:
@@ -253,7 +280,7 @@ class TestGroups:
         assert plan.hosts == []
 
     def test_host_groups_are_sanitised(self):
-        plan = build([make_instance(type_name="gpu_1x_gh200", region_name="us-east-3")])
+        plan = build([make_instance(type_name="gpu_1x_gh200", region_name="us-east-3")], whole_account=True)
         assert plan.hosts[0].groups == ["lambda", "k3s_server", "region_us_east_3", "type_gpu_1x_gh200", "gpu_gh200"]
         for group in plan.groups:
             assert group == safe(group)
@@ -261,22 +288,22 @@ class TestGroups:
     @pytest.mark.parametrize(("type_name", "gpu_group"), [("gpu_8x_h100_sxm5", "gpu_h100"), ("gpu_1x_gh200", "gpu_gh200"), ("gpu_1x_a6000", "gpu_a6000"),
                                                           ("gpu_8x_a100_80gb_sxm4", "gpu_a100"), ("gpu_1x_a10", "gpu_a10"), ("cpu_4x_general", None)])
     def test_gpu_groups(self, type_name, gpu_group):
-        groups = build([make_instance(type_name=type_name)]).hosts[0].groups
+        groups = build([make_instance(type_name=type_name)], whole_account=True).hosts[0].groups
         assert [group for group in groups if group.startswith("gpu_")] == ([gpu_group] if gpu_group else [])
 
     def test_odd_region_names_are_sanitised(self):
         instance = make_instance()
         instance["region"] = {"name": "eu.central 1/b", "description": "?"}
-        assert "region_eu_central_1_b" in build([instance]).hosts[0].groups
+        assert "region_eu_central_1_b" in build([instance], whole_account=True).hosts[0].groups
 
     def test_roles(self):
         plan = build([make_instance(ID_A, "demo-server-1"), make_instance(ID_B, "demo-gpu-1"),
-                      make_instance(ID_C, "demo-gpu-2", tags={"k3s-role": "server"})])
+                      make_instance(ID_C, "demo-gpu-2", tags={"k3s-role": "server"})], whole_account=True)
         roles = {host.name: host.groups[1] for host in plan.hosts}
         assert roles == {"demo-server-1": "k3s_server", "demo-gpu-1": "k3s_agent", "demo-gpu-2": "k3s_server"}
 
     def test_custom_server_pattern(self):
-        plan = build([make_instance(ID_A, "demo-server-1"), make_instance(ID_B, "demo-cp-1")], server_name_pattern="-cp-")
+        plan = build([make_instance(ID_A, "demo-server-1"), make_instance(ID_B, "demo-cp-1")], server_name_pattern="-cp-", whole_account=True)
         assert {host.name: host.groups[1] for host in plan.hosts} == {"demo-server-1": "k3s_agent", "demo-cp-1": "k3s_server"}
 
     def test_default_user_is_a_group_variable(self):

@@ -274,6 +274,32 @@ class TestLaunch:
         assert raised.value.code == "instance-operations/launch/insufficient-capacity"
 
 
+# -- deletes ---------------------------------------------------------------------------------
+
+
+class TestDelete:
+    @pytest.mark.parametrize("fault", [Fault.server_error(502, after_side_effect=True), Fault.dropped_connection(after_side_effect=True)],
+                             ids=["502-after-delete", "dropped-after-delete"])
+    def test_a_retried_delete_whose_first_answer_was_lost_is_done(self, client, lambda_emulator, fault):
+        api = client()
+        ruleset = api.create_firewall_ruleset("demo-k3s-us-east-1", "us-east-1", [])
+        fault.method, fault.path = "DELETE", "/api/v1/firewall-rulesets/" + ruleset["id"]
+        lambda_emulator.add_fault(fault)
+        api.delete_firewall_ruleset(ruleset["id"])
+        assert [record.status for record in lambda_emulator.requests("DELETE")][-1] == 404, "the retry found it gone"
+        assert lambda_emulator.count("DELETE") == 2
+
+    def test_a_delete_of_something_that_never_existed_still_fails(self, client, lambda_emulator):
+        with pytest.raises(LambdaAPIError) as raised:
+            client().delete_firewall_ruleset("f" * 32)
+        assert raised.value.status == 404 and lambda_emulator.count("DELETE") == 1
+
+    def test_a_retry_after_a_429_does_not_make_a_404_a_success(self, client, lambda_emulator):
+        lambda_emulator.add_fault(Fault.rate_limited(retry_after=0, method="DELETE"))
+        with pytest.raises(LambdaAPIError):
+            client().delete_firewall_ruleset("f" * 32)
+
+
 # -- the key stays secret ------------------------------------------------------------------
 
 

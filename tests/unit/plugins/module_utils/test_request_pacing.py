@@ -10,14 +10,14 @@ import time
 import pytest
 from lambda_emulator import Fault
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files import lock_path
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
     REQUEST_INTERVAL_ENV,
     LambdaAPIError,
     LambdaClient,
-    ControllerLock,
+    LaunchThrottle,
     RequestPacer,
     client_from_options,
-    controller_lock_path,
 )
 
 API_URL = "https://cloud.lambda.ai/api/v1"
@@ -99,7 +99,7 @@ def test_processes_reserving_at_once_get_distinct_spaced_slots(tmp_path):
 def test_a_slot_far_in_the_future_is_ignored(tmp_path):
     # The wall clock went back (or the file is stale): waiting for the old slot could take hours.
     clock = FakeClock()
-    path = controller_lock_path(str(tmp_path), "requests", API_URL)
+    path = lock_path(str(tmp_path), "requests", API_URL)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="ascii") as handle:
         handle.write(repr(clock.now + 3600))
@@ -108,7 +108,7 @@ def test_a_slot_far_in_the_future_is_ignored(tmp_path):
 
 def test_an_unreadable_slot_file_counts_as_no_earlier_request(tmp_path):
     clock = FakeClock()
-    path = controller_lock_path(str(tmp_path), "requests", API_URL)
+    path = lock_path(str(tmp_path), "requests", API_URL)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="ascii") as handle:
         handle.write("not a number")
@@ -147,14 +147,14 @@ def test_the_client_says_once_that_pacing_is_per_process(lambda_emulator, tmp_pa
 def test_a_launch_lock_that_cannot_be_opened_is_a_clear_error(tmp_path):
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("")
-    with pytest.raises(LambdaAPIError, match="Could not open .*not-a-directory.*writable"):
-        with ControllerLock(controller_lock_path(str(blocked), "launch", API_URL)):
+    with pytest.raises(LambdaAPIError, match="Could not create .*not-a-directory.*writable"):
+        with LaunchThrottle(0, API_URL, str(blocked)):
             pass
 
 
 def test_the_slot_file_is_private(tmp_path):
     pacer(tmp_path / "state").wait_for_slot()
-    path = controller_lock_path(str(tmp_path / "state"), "requests", API_URL)
+    path = lock_path(str(tmp_path / "state"), "requests", API_URL)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
 

@@ -24,5 +24,5 @@ def module_harness(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("LAMBDA_API_KEY", "LAMBDA_API_URL"):
+    for name in ("LAMBDA_API_KEY", "LAMBDA_API_URL", "ANSIBLE_LOCAL_TEMP"):
         monkeypatch.delenv(name, raising=False)

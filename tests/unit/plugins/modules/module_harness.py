@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import ModuleType
 from unittest import mock
 
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -18,8 +19,11 @@ class ModuleExit(Exception):
 
 
 def run_module(main: Callable[[], None], args: dict) -> dict:
-    """The module's result; a failure has failed=True and msg, as Ansible would show it."""
-    with patch_module_args(args):
+    """The module's result; a failure has failed=True and msg, as Ansible would show it.
+
+    Each run starts with no warning, as a module process does (they are kept in a module global).
+    """
+    with patch_module_args(args), mock.patch.object(module_warnings, "_global_warnings", {}):
         try:
             main()
         except ModuleExit as done:

@@ -65,7 +65,8 @@ def ruleset(rules, ruleset_id="fw0", name="demo-k3s-us-east-1", region="us-east-
 
 
 def member(name, ip, cluster="demo", status="active"):
-    return {"id": name + "-id", "name": name, "ip": ip, "status": status, "tags": [{"key": "k3s-cluster", "value": cluster}]}
+    tags = [{"key": "k3s-cluster", "value": cluster}] if cluster else []
+    return {"id": name + "-id", "name": name, "ip": ip, "status": status, "tags": tags}
 
 
 PARAMS = {"name": "demo-k3s-us-east-1", "region": "us-east-1"}
@@ -174,12 +175,19 @@ def test_cluster_members_are_trusted_and_dead_or_foreign_ones_are_not():
         member("demo-server-1", "198.51.100.3"),
         member("demo-gpu-1", "198.51.100.4", status="terminated"),
         member("other-1", "198.51.100.5", cluster="other"),
+        member("demo-db", "198.51.100.6", cluster=None),
     ])
     result = run(client, rules=[SSH], cluster="demo", **PARAMS)
     assert result["changed"] is True
     sent = client.mutations()[0][2]
     assert sent == [SSH, {"protocol": "all", "port_range": [1, 65535], "source_network": "198.51.100.3/32",
                           "description": "k3s cluster demo member demo-server-1"}]
+
+
+def test_instances_the_user_named_are_trusted():
+    client = FakeClient(instances=[member("sophia-control", "198.51.100.3", cluster=None), member("sophia-db", "198.51.100.4", cluster=None)])
+    run(client, rules=[SSH], cluster="sophia", member_names=["sophia-control"], **PARAMS)
+    assert [rule["source_network"] for rule in client.mutations()[0][3]] == ["203.0.113.0/24", "198.51.100.3/32"]
 
 
 def test_cluster_member_rules_are_stable_between_runs():

@@ -167,6 +167,23 @@ class TestPresent:
         emu.seed_instances([{"name": "demo-agent-1", "tags": {"k3s-cluster": "prod"}}])
         assert run(emu)["changed"] is True
 
+    def test_an_untagged_namesake_is_neither_adopted_nor_launched_beside(self, emu):
+        [untagged] = emu.seed_instances([{"name": "demo-agent-1"}])
+        result = run(emu)
+        assert result["failed"] is True and launches(emu) == 0
+        assert untagged in result["msg"] and "member_names" in result["msg"]
+        check = run(emu, check_mode=True)
+        assert check["failed"] is True, "check mode predicts the refusal"
+
+    def test_a_listed_untagged_instance_is_adopted(self, emu):
+        [untagged] = emu.seed_instances([{"name": "demo-agent-1"}])
+        result = run(emu, member_names=["demo-agent-1"])
+        assert result["changed"] is False and result["instance"]["id"] == untagged and launches(emu) == 0
+
+    def test_a_bad_member_pattern_fails_before_any_api_call(self, emu):
+        result = run(emu, member_name_pattern="demo-(")
+        assert result["failed"] is True and "member_name_pattern" in result["msg"] and emu.count() == 0
+
     def test_duplicates_fail_and_list_their_ids(self, emu):
         ids = emu.seed_instances([{"name": "demo-agent-1", "tags": {"k3s-cluster": "demo"}},
                                   {"name": "demo-agent-1", "status": "booting", "tags": {"k3s-cluster": "demo"}}])
@@ -400,8 +417,15 @@ class TestAbsent:
     def test_absent_by_id_refuses_an_instance_outside_the_cluster(self, emu):
         [other] = emu.seed_instances([{"name": "prod-agent-1", "tags": {"k3s-cluster": "prod"}}])
         result = run(emu, state="absent", name=None, instance_id=other)
-        assert result["failed"] is True and "is not a member of cluster demo" in result["msg"]
+        assert result["failed"] is True and "is not a member of the cluster (instances tagged k3s-cluster=demo)" in result["msg"]
         assert emu.count("POST", "/instance-operations/terminate") == 0 and status_of(emu, other) == "active"
+
+    def test_absent_by_id_refuses_an_untagged_look_alike_and_takes_a_listed_one(self, emu):
+        [look_alike, listed] = emu.seed_instances([{"name": "demo-db"}, {"name": "sophia-control"}])
+        refused = run(emu, state="absent", name=None, instance_id=look_alike)
+        assert refused["failed"] is True and "not a member" in refused["msg"] and status_of(emu, look_alike) == "active"
+        taken = run(emu, state="absent", name=None, instance_id=listed, member_names=["sophia-control"])
+        assert taken["changed"] is True and taken["terminated_ids"] == [listed]
 
     def test_present_needs_a_name(self, emu):
         result = run(emu, name=None, instance_id="0" * 32)

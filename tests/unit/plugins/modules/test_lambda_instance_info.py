@@ -16,9 +16,10 @@ def emu(lambda_emulator):
         {"id": "1" * 32, "name": "demo-server-1", "tags": {"k3s-cluster": "demo", "k3s-role": "server"}},
         {"id": "2" * 32, "name": "demo-agent-1", "tags": {"k3s-cluster": "demo", "k3s-role": "agent"},
          "instance_type": "gpu_8x_h100_sxm5", "region": "us-west-3"},
+        # Held, so that a slow machine does not see them boot or vanish in the middle of a test.
         {"id": "3" * 32, "name": "demo-agent-2", "status": "booting", "hold_status": True, "tags": {"k3s-cluster": "demo"}},
-        {"id": "4" * 32, "name": "demo-old", "status": "terminated", "tags": {"k3s-cluster": "demo"}},
-        {"id": "5" * 32, "name": "prod-control-1"},  # untagged: member of prod by its name, server by its name
+        {"id": "4" * 32, "name": "demo-old", "status": "terminated", "hold_status": True, "tags": {"k3s-cluster": "demo"}},
+        {"id": "5" * 32, "name": "prod-control-1"},  # untagged: named like cluster prod but no member of it; a server by its name
         {"id": "6" * 32, "name": "scratch", "instance_type": "gpu_1x_gh200", "region": "us-east-3", "tags": {"team": "ml"}},
     ])
     return lambda_emulator
@@ -37,7 +38,9 @@ def ids(result: dict) -> list:
 @pytest.mark.parametrize("filters, expected", [
     ({}, ["2", "3", "4", "1", "5", "6"]),  # sorted by name
     ({"cluster": "demo"}, ["2", "3", "4", "1"]),
-    ({"cluster": "prod"}, ["5"]),
+    ({"cluster": "prod"}, []),
+    ({"cluster": "prod", "member_names": ["prod-control-1"]}, ["5"]),
+    ({"member_name_pattern": "prod-.*"}, ["5"]),
     ({"cluster": "demo", "statuses": ["active", "booting"]}, ["2", "3", "1"]),
     ({"name": "demo-agent-1"}, ["2"]),
     ({"regions": ["us-west-3", "us-east-3"]}, ["2", "6"]),
@@ -70,7 +73,15 @@ def test_arm_and_booting_instances(emu):
 
 
 def test_check_mode_reads_normally(emu):
-    assert ids(run(emu, check_mode=True, cluster="prod")) == ["5"]
+    assert ids(run(emu, check_mode=True, cluster="demo", name="demo-server-1")) == ["1"]
+
+
+def test_untagged_look_alikes_are_returned_apart(emu):
+    result = run(emu, cluster="prod")
+    assert result["instances"] == [] and [item["id"] for item in result["look_alikes"]] == ["5" * 32]
+    assert "jupyter_token" not in result["look_alikes"][0]
+    assert run(emu, cluster="prod", member_names=["prod-control-1"])["look_alikes"] == []
+    assert run(emu)["look_alikes"] == []
 
 
 def test_one_request(emu):

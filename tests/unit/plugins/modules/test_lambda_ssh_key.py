@@ -1,4 +1,5 @@
-"""lambda_ssh_key against an in-memory fake of the API client: decisions, check mode, diff, errors."""
+"""lambda_ssh_key against an in-memory fake of the API client: decisions, check mode, diff, errors; and the
+public key parsing it shares with the cluster spec check (module_utils/ssh_public_key.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import struct
 import pytest
 from unit.plugins.modules.module_harness import RecordingClient, run_with_client
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils import ssh_public_key
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_ssh_key
 
@@ -17,6 +19,9 @@ def public_key(seed: int, comment: str = "admin@example", key_type: str = "ssh-e
     return " ".join(part for part in (key_type, base64.b64encode(blob).decode(), comment) if part)
 
 
+# What the API answers a DELETE retried after its first answer was lost: the key is unknown by then.
+LOST_DELETE = LambdaAPIError("Lambda Cloud rejected the request parameters: SSH key does not exist.", code="global/invalid-parameters",
+                             status=400)
 KEY_A = public_key(1)
 KEY_B = public_key(2)
 MUTATING = ("add_ssh_key", "delete_ssh_key")
@@ -45,8 +50,10 @@ class FakeClient(RecordingClient):
         return dict(new, private_key=None)
 
     def delete_ssh_key(self, key_id):
+        if self.errors.get("delete_ssh_key") is LOST_DELETE:
+            del self.keys[key_id]  # deleted; the retry of the lost answer is refused, as the API refuses an unknown key
         self._call("delete_ssh_key", key_id)
-        del self.keys[key_id]
+        self.keys.pop(key_id, None)
 
 
 def run(client: FakeClient, check_mode: bool = False, diff: bool = False, **params) -> dict:
@@ -60,13 +67,13 @@ def stored(name="admin", key=KEY_A, key_id="k1"):
 # -- parsing ---------------------------------------------------------------------------------
 
 def test_a_key_is_split_into_type_material_and_comment():
-    key_type, body, comment = lambda_ssh_key.parse_public_key("  " + public_key(3, "me@host with spaces") + "\n")
+    key_type, body, comment = ssh_public_key.parse_public_key("  " + public_key(3, "me@host with spaces") + "\n")
     assert (key_type, comment) == ("ssh-ed25519", "me@host with spaces")
     assert base64.b64decode(body)[4:15] == b"ssh-ed25519"
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----", "private key"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----", "public_key holds a private key"),
     ("ssh-ed25519", "must look like"),
     ("ssh-foo AAAA", "must look like"),
     ("ssh-ed25519 not*base64", "not valid base64"),
@@ -76,18 +83,25 @@ def test_a_key_is_split_into_type_material_and_comment():
     ("ssh-rsa " + "A" * 5000, "at most 4096"),
 ])
 def test_malformed_keys_are_refused_with_a_reason(text, message):
-    with pytest.raises(lambda_ssh_key.PublicKeyError, match=message):
-        lambda_ssh_key.parse_public_key(text)
+    with pytest.raises(ssh_public_key.PublicKeyError, match=message) as raised:
+        ssh_public_key.parse_public_key(text)
+    if text not in ssh_public_key.KEY_TYPES:  # a bare type name is in the list of accepted types
+        assert text.strip() not in str(raised.value), "a refused value is never echoed"
+
+
+def test_messages_name_the_input_they_refuse():
+    with pytest.raises(ssh_public_key.PublicKeyError, match="^lambda_cluster_ssh_public_key holds a private key"):
+        ssh_public_key.parse_public_key("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n", label="lambda_cluster_ssh_public_key")
 
 
 def test_comments_do_not_count_when_comparing_keys():
-    assert lambda_ssh_key.key_material(public_key(1, "a")) == lambda_ssh_key.key_material(public_key(1, "b"))
-    assert lambda_ssh_key.key_material(public_key(1)) != lambda_ssh_key.key_material(public_key(2))
+    assert ssh_public_key.key_material(public_key(1, "a")) == ssh_public_key.key_material(public_key(1, "b"))
+    assert ssh_public_key.key_material(public_key(1)) != ssh_public_key.key_material(public_key(2))
 
 
 def test_fingerprints_match_openssh_format():
-    assert lambda_ssh_key.fingerprint(KEY_A).startswith("SHA256:") and "=" not in lambda_ssh_key.fingerprint(KEY_A)
-    assert lambda_ssh_key.fingerprint("garbage") == "an unparseable key"
+    assert ssh_public_key.fingerprint(KEY_A).startswith("SHA256:") and "=" not in ssh_public_key.fingerprint(KEY_A)
+    assert ssh_public_key.fingerprint("garbage") == "an unparseable key"
 
 
 # -- present ---------------------------------------------------------------------------------
@@ -189,6 +203,20 @@ def test_absent_deletes_every_key_with_the_name():
     assert result["changed"] is True and result["ssh_key"] == {}
     assert client.mutations() == [("delete_ssh_key", "k1"), ("delete_ssh_key", "k2")]
     assert result["diff"]["after"] == {}
+
+
+def test_absent_whose_delete_answer_was_lost_is_done():
+    client = FakeClient([stored(key_id="k1")])
+    client.errors["delete_ssh_key"] = LOST_DELETE
+    result = run(client, name="admin", state="absent")
+    assert result.get("failed") is not True and result["changed"] is True and client.keys == {}
+
+
+def test_a_delete_refused_while_the_key_remains_fails():
+    client = FakeClient([stored(key_id="k1")])
+    client.errors["delete_ssh_key"] = LambdaAPIError("Lambda Cloud refused", code="global/invalid-parameters", status=400)
+    result = run(client, name="admin", state="absent")
+    assert result["failed"] is True and "k1" in client.keys
 
 
 def test_absent_without_a_key_changes_nothing():
