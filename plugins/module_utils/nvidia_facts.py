@@ -371,7 +371,7 @@ def _driver(probe: Probe, smi: dict, gpus: list[dict], packages: dict) -> dict:
     loaded_version = (loaded or {}).get("version") or reported
     installed = bool(owner or smi["state"] != "absent" or module["version"])
 
-    reasons = _reboot_reasons(probe, smi, loaded_version, userland, module, installed, packages)
+    reasons = _reboot_reasons(probe, smi, loaded_version, userland, module, installed)
     module_missing = installed and smi["state"] == "no_driver" and not loaded and not module["version"]
     return {
         "installed": installed,
@@ -395,7 +395,7 @@ def _versions_differ(loaded: str | None, userland: str | None) -> bool:
 
 
 def _reboot_reasons(probe: Probe, smi: dict, loaded: str | None, userland: str | None, module: dict,
-                    installed: bool, packages: dict) -> list[str]:
+                    installed: bool) -> list[str]:
     reasons = []
     if smi["state"] == "mismatch" or _versions_differ(loaded, userland):
         reasons.append("the loaded kernel module (%s) and the driver's libraries (%s) differ"
