@@ -19,8 +19,26 @@ _TYPE_NAME = re.compile(r"^gpu_(?P<count>\d+)x_(?P<model>[a-z]+\d+[a-z]*)")
 _MEMORY = re.compile(r"(?P<size>\d+)\s*GB", re.IGNORECASE)
 
 
-# Words in a GPU label that name the vendor, the memory or the form factor rather than the model.
-_NOT_MODEL = re.compile(r"\b(?:nvidia|tesla|\d+\s*gb|sxm\d*|pcie|nvl\d*)\b")
+# Words in a GPU label that name the vendor, the product line, the memory or the form factor
+# rather than the model: Lambda's labels ('H100 (80 GB SXM5)') and nvidia-smi's names
+# ('NVIDIA H100 80GB HBM3', 'NVIDIA A100-SXM4-80GB', 'Quadro RTX 6000') give the same model.
+_NOT_MODEL = re.compile(r"\b(?:nvidia|tesla|quadro|\d+\s*gb|sxm\d*|pcie|nvl\d*|hbm\d*e?|generation)\b")
+# nvidia-smi says 'NVIDIA RTX A6000' where Lambda says 'A6000'; 'RTX 6000' itself is a model.
+_RTX_BEFORE_AMPERE = re.compile(r"\brtx\s+(?=a\d)")
+
+# NVIDIA architecture of each GPU model. The open kernel modules need Turing or newer (NVIDIA's
+# driver README, "Kernel Modules"); Grace Hopper and Blackwell systems run only on them, and this
+# collection asks for them on every Hopper part, where NVIDIA recommends them.
+_GPU_ARCHITECTURES = {
+    "v100": "volta",
+    "rtx6000": "turing",
+    "a10": "ampere", "a100": "ampere", "a6000": "ampere", "a40": "ampere",
+    "rtx6000ada": "ada", "l40": "ada", "l40s": "ada",
+    "h100": "hopper", "h200": "hopper", "gh200": "hopper",
+    "b200": "blackwell", "b300": "blackwell", "gb200": "blackwell", "gb300": "blackwell",
+}
+_OPEN_MODULES_UNSUPPORTED = frozenset(("volta",))
+_OPEN_MODULES_REQUIRED = frozenset(("hopper", "blackwell"))
 
 
 def gpu_model_from_description(gpu_description: str | None) -> str | None:
@@ -31,7 +49,7 @@ def gpu_model_from_description(gpu_description: str | None) -> str | None:
     if not gpu_description or gpu_description.strip().upper() in ("N/A", "NONE", ""):
         return None
     label = gpu_description.split("(")[0].strip().lower()
-    label = _NOT_MODEL.sub(" ", label)
+    label = _RTX_BEFORE_AMPERE.sub("", _NOT_MODEL.sub(" ", label))
     label = re.sub(r"[^a-z0-9]", "", label)
     return label or None
 
@@ -70,3 +88,20 @@ def gpu_facts(instance_type: dict | None) -> dict:
         "gpu_memory_gib": memory if model else None,
         "arch": "arm64" if model in _ARM64_GPU_MODELS else "x86_64",
     }
+
+
+def gpu_architecture(gpu_model: str | None) -> str | None:
+    """'h100' -> 'hopper', 'a10' -> 'ampere'; None for a CPU type or a model the collection does not know."""
+    return _GPU_ARCHITECTURES.get(gpu_model or "")
+
+
+def open_kernel_modules(gpu_model: str | None) -> str:
+    """Whether the GPU needs NVIDIA's open kernel modules: 'required', 'supported', 'unsupported' or 'unknown'."""
+    architecture = gpu_architecture(gpu_model)
+    if architecture is None:
+        return "unknown"
+    if architecture in _OPEN_MODULES_REQUIRED:
+        return "required"
+    if architecture in _OPEN_MODULES_UNSUPPORTED:
+        return "unsupported"
+    return "supported"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from lambda_emulator import default_instance_types
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types import gpu_facts, gpu_model_from_description
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types import (
+    gpu_architecture,
+    gpu_facts,
+    gpu_model_from_description,
+    open_kernel_modules,
+)
 
 # Every type of the captured catalogue: (model, count, memory per GPU in GiB, arch).
 EXPECTED = {
@@ -94,3 +99,41 @@ def test_facts_are_plain_json_values():
 
     for instance_type in default_instance_types().values():
         json.dumps(gpu_facts(instance_type))
+
+
+@pytest.mark.parametrize(("name", "model"), [
+    ("NVIDIA H100 80GB HBM3", "h100"),
+    ("NVIDIA H100 PCIe", "h100"),
+    ("NVIDIA GH200 480GB", "gh200"),
+    ("NVIDIA A100-SXM4-80GB", "a100"),
+    ("NVIDIA RTX A6000", "a6000"),
+    ("Quadro RTX 6000", "rtx6000"),
+    ("NVIDIA RTX 6000 Ada Generation", "rtx6000ada"),
+    ("Tesla V100-SXM2-16GB", "v100"),
+    ("NVIDIA B200", "b200"),
+])
+def test_nvidia_smi_names_give_the_inventory_model(name, model):
+    assert gpu_model_from_description(name) == model
+
+
+@pytest.mark.parametrize(("model", "architecture", "open_modules"), [
+    ("v100", "volta", "unsupported"),
+    ("rtx6000", "turing", "supported"),
+    ("a10", "ampere", "supported"),
+    ("a6000", "ampere", "supported"),
+    ("a100", "ampere", "supported"),
+    ("h100", "hopper", "required"),
+    ("gh200", "hopper", "required"),
+    ("b200", "blackwell", "required"),
+    ("gb300", "blackwell", "required"),
+    ("x9000", None, "unknown"),
+    (None, None, "unknown"),
+])
+def test_gpu_architecture_and_open_kernel_modules(model, architecture, open_modules):
+    assert gpu_architecture(model) == architecture
+    assert open_kernel_modules(model) == open_modules
+
+
+def test_every_catalogue_gpu_has_an_architecture():
+    models = {gpu_facts(item)["gpu_model"] for item in default_instance_types().values()} - {None}
+    assert {model for model in models if gpu_architecture(model) is None} == set()
