@@ -74,8 +74,8 @@ def k3s_bootstrap_plan(servers: list, embedded_etcd: bool = True, registration_a
     if not running and initialised and len(initialised) < len(servers):
         fresh = [server["name"] for server in servers if not server.get("initialised")]
         raise AnsibleFilterError(
-            "No K3s server of this cluster is running, but %s already belong to it: a new server (%s) would start a second "
-            "cluster. Start the existing servers first (or reset them with playbooks/reset.yml)."
+            "No K3s server of this cluster is running, but these servers already belong to it: %s. A new server (%s) would start a "
+            "second cluster: start the existing servers first (or reset them with playbooks/reset.yml)."
             % (", ".join(server["name"] for server in initialised), ", ".join(fresh)))
 
     target = registration_address or (running[0]["url"] if running else "")
