@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import yaml
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_config import parse_config_text
+from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_versions import node_condition
 
 # K3s's secure token: K10<sha256 of the cluster CA>::<user>:<password>; the short form is the password.
 _SECURE_TOKEN = re.compile(r"^K10[0-9a-f]{64}::(?P<user>[^:]+):(?P<password>.+)$")
@@ -32,7 +34,7 @@ def k3s_servers_state(results: list, hostvars: Mapping, port: int = 6443) -> lis
     for result in results:
         name = result["item"]
         service = result.get("service")
-        config = _parse_config(result.get("config_text"))
+        config = parse_config_text(result.get("config_text"))
         address = str(config.get("node-ip") or _host_address(hostvars, name))
         servers.append({
             "name": name,
@@ -119,7 +121,7 @@ def k3s_stale_registration(node: str, nodes: list, initialised: bool) -> bool:
     for entry in nodes or []:
         if (entry.get("metadata") or {}).get("name") != node:
             continue
-        if _is_ready(entry):
+        if node_condition(entry, "Ready") == "True":
             raise AnsibleFilterError(
                 'A Ready node named "%s" is already in the cluster, but this host has never joined it: two machines would share '
                 "one name. Set k3s_node_name for this host, or reset the other machine first." % node)
@@ -199,14 +201,6 @@ def _join_url(server: Mapping, running: list, target: str) -> str:
     return others[0]
 
 
-def _parse_config(text) -> dict:
-    try:
-        config = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return {}
-    return config if isinstance(config, dict) else {}
-
-
 def _host_var(hostvars: Mapping, host: str, name: str):
     try:
         return hostvars[host].get(name)
@@ -226,11 +220,6 @@ def _password(token: str) -> str:
     token = str(token).strip()
     match = _SECURE_TOKEN.match(token)
     return match.group("password") if match else token
-
-
-def _is_ready(node: Mapping) -> bool:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(condition.get("type") == "Ready" and condition.get("status") == "True" for condition in conditions)
 
 
 class FilterModule:

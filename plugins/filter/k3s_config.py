@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
 # Keys the collection computes, with what to set instead. A key written with a "+" suffix (K3s's
@@ -175,6 +176,15 @@ def k3s_kubeconfig(kubeconfig: Mapping, server: str, name: str) -> dict:
     return result
 
 
+def parse_config_text(text) -> dict:
+    """A config.yaml read from a node, as a dictionary ({} when it is missing or unreadable)."""
+    try:
+        config = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
 def _scalar(value) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
         return json.dumps(value)
@@ -197,7 +207,6 @@ class FilterModule:
             "k3s_config_problems": k3s_config_problems,
             "k3s_dropin_problems": k3s_dropin_problems,
             "k3s_node_name_problems": k3s_node_name_problems,
-            "k3s_interface_of": k3s_interface_of,
             "k3s_network_problems": k3s_network_problems,
             "k3s_network_settings": k3s_network_settings,
             "k3s_node_config": k3s_node_config,

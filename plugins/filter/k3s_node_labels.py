@@ -116,7 +116,7 @@ def _check_prefix(prefix: str) -> None:
 
 
 def _check_label(name: str, value: str) -> None:
-    label_prefix, _, label_name = name.rpartition("/")
+    label_prefix, _slash, label_name = name.rpartition("/")
     if (label_prefix and (len(label_prefix) > _MAX_PREFIX_LENGTH or not _DNS_SUBDOMAIN.match(label_prefix))) or not _LABEL_NAME.match(label_name):
         raise AnsibleFilterError('Node label name "%s" is not a valid Kubernetes label name (an optional DNS prefix and "/", then up to 63 '
                                  'letters, digits, "-", "_" or ".", starting and ending with a letter or digit).' % name)

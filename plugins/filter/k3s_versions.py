@@ -8,13 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import yaml
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_config import parse_config_text
 
 # v1.35.6+k3s1, v1.36.0-rc1+k3s1: Kubernetes version, optional pre-release, K3s revision.
 _VERSION = re.compile(r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:-(?P<pre>rc\d+))?\+k3s(?P<revision>\d+)$")
-# "k3s version v1.35.6+k3s1 (a1b2c3d4)" as the binary prints it.
-_VERSION_OUTPUT = re.compile(r"^k3s version (?P<version>\S+)", re.MULTILINE)
 
 
 def k3s_version_key(version: str) -> tuple:
@@ -27,12 +26,6 @@ def k3s_version_key(version: str) -> tuple:
     # A release candidate sorts before its release.
     return (int(match.group("major")), int(match.group("minor")), int(match.group("patch")),
             0 if pre else 1, int(pre[2:]) if pre else 0, int(match.group("revision")))
-
-
-def k3s_version_from_output(output: str) -> str:
-    """The version in the output of ``k3s --version`` ("" when there is none)."""
-    match = _VERSION_OUTPUT.search(output or "")
-    return match.group("version") if match else ""
 
 
 def k3s_version_problems(target: str, installed: Mapping, allow_change: bool = False, force: bool = False) -> list:
@@ -80,12 +73,12 @@ def k3s_nodes_report(node_list: Mapping, expected: list, version: str = "", vote
         if node is None:
             report["missing"].append(name)
             continue
-        if _condition(node, "Ready") != "True":
+        if node_condition(node, "Ready") != "True":
             report["not_ready"].append(name)
         running = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
         if version and running != version:
             report["wrong_version"][name] = running
-        if name in (voters or []) and _condition(node, "EtcdIsVoter") != "True":
+        if name in (voters or []) and node_condition(node, "EtcdIsVoter") != "True":
             report["not_voter"].append(name)
         if (node.get("spec") or {}).get("unschedulable"):
             report["unschedulable"].append(name)
@@ -115,7 +108,7 @@ def k3s_node_problems(node: Mapping, files: Mapping, exposures: list, version: s
             problems.append("%s is owned by %s, not root" % (path, info.get("pw_name")))
         elif path in private and info.get("mode") != "0600":
             problems.append("%s has mode %s, not 0600" % (path, info.get("mode")))
-    config = _yaml(node.get("config_text"))
+    config = parse_config_text(node.get("config_text"))
     for key in ("token", "agent-token"):
         if key in config:
             problems.append("config.yaml holds %s itself instead of naming a file" % key)
@@ -139,15 +132,8 @@ def k3s_releases_to_prune(paths: list, current: str, keep: int) -> list:
     return [path for _key, path, version in releases if path not in kept and version != current]
 
 
-def _yaml(text) -> dict:
-    try:
-        loaded = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _condition(node: Mapping, kind: str) -> str:
+def node_condition(node: Mapping, kind: str) -> str:
+    """The status ("True", "False", "Unknown") of a condition of a Node object."""
     for condition in (node.get("status") or {}).get("conditions") or []:
         if condition.get("type") == kind:
             return str(condition.get("status"))
@@ -172,8 +158,6 @@ class FilterModule:
 
     def filters(self) -> dict:
         return {
-            "k3s_version_key": k3s_version_key,
-            "k3s_version_from_output": k3s_version_from_output,
             "k3s_version_problems": k3s_version_problems,
             "k3s_nodes_report": k3s_nodes_report,
             "k3s_releases_to_prune": k3s_releases_to_prune,

@@ -16,16 +16,8 @@ description:
   - It reads only; no token or other secret is returned.
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
-attributes:
-  check_mode:
-    description: The module only reads, so it runs normally in check mode.
-    support: full
-  diff_mode:
-    description: The module changes nothing.
-    support: none
-  platform:
-    description: Linux nodes managed by systemd.
-    platforms: posix
+extends_documentation_fragment:
+  - sophia.lambda_k3s.node_reader
 options:
   role:
     description:

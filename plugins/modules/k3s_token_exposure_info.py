@@ -16,16 +16,8 @@ description:
   - The shipped playbooks/verify_k3s.yml runs it on every node; the Molecule scenarios use it to prove the role leaks nothing.
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
-attributes:
-  check_mode:
-    description: The module only reads, so it runs normally in check mode.
-    support: full
-  diff_mode:
-    description: The module changes nothing.
-    support: none
-  platform:
-    description: Linux (it reads C(/proc)).
-    platforms: posix
+extends_documentation_fragment:
+  - sophia.lambda_k3s.node_reader
 options:
   token_files:
     description:
@@ -147,7 +139,8 @@ def _read(path: str, limit: int) -> bytes:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "token_files": {"type": "list", "elements": "path", "default": [
+            # Paths of token files, not tokens.
+            "token_files": {"type": "list", "elements": "path", "no_log": False, "default": [
                 "/etc/rancher/k3s/token", "/etc/rancher/k3s/agent-token",
                 "/var/lib/rancher/k3s/server/token", "/var/lib/rancher/k3s/server/agent-token"]},
             "paths": {"type": "list", "elements": "path", "default": ["/etc", "/var/lib/rancher", "/run", "/tmp", "/usr/local/bin", "/var/log"]},

@@ -116,8 +116,10 @@ def test_a_stale_node_object_is_removed_only_for_a_fresh_machine() -> None:
         k3s_stale_registration("s2", nodes, initialised=False)
 
 
-@pytest.mark.parametrize(("count", "etcd", "allow", "refused"), [(1, True, False, False), (2, True, False, True), (3, True, False, False),
-                                                                  (4, True, True, False), (2, False, False, False), (0, True, False, True)])
+@pytest.mark.parametrize(("count", "etcd", "allow", "refused"), [
+    (1, True, False, False), (2, True, False, True), (3, True, False, False), (4, True, True, False), (2, False, False, False),
+    (0, True, False, True),
+])
 def test_server_counts(count, etcd, allow, refused) -> None:
     assert bool(k3s_server_count_problems(count, etcd, allow)) is refused
 

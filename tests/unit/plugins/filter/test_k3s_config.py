@@ -132,5 +132,5 @@ def test_the_kubeconfig_points_at_the_chosen_endpoint_under_the_cluster_name() -
 
 def test_every_filter_is_registered() -> None:
     assert set(FilterModule().filters()) == {
-        "k3s_config_problems", "k3s_dropin_problems", "k3s_node_name_problems", "k3s_interface_of", "k3s_network_problems",
+        "k3s_config_problems", "k3s_dropin_problems", "k3s_node_name_problems", "k3s_network_problems",
         "k3s_network_settings", "k3s_node_config", "k3s_label_list", "k3s_config_yaml", "k3s_kubeconfig"}

@@ -10,7 +10,6 @@ from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_versions import (
     k3s_node_problems,
     k3s_nodes_report,
     k3s_releases_to_prune,
-    k3s_version_from_output,
     k3s_version_key,
     k3s_version_problems,
 )
@@ -25,11 +24,6 @@ def test_versions_sort_like_releases() -> None:
 def test_malformed_versions_are_refused_with_an_example(bad) -> None:
     with pytest.raises(AnsibleFilterError, match="is not a K3s release version such as v1.35.6\\+k3s1"):
         k3s_version_key(bad)
-
-
-def test_the_version_is_read_from_k3s_output() -> None:
-    assert k3s_version_from_output("k3s version v1.35.6+k3s1 (5a7d1e11)\ngo version go1.25.11\n") == "v1.35.6+k3s1"
-    assert k3s_version_from_output("") == ""
 
 
 def test_fresh_and_current_nodes_raise_no_problem() -> None:
@@ -112,4 +106,4 @@ def test_node_problems_cover_version_service_files_config_and_exposure() -> None
 
 
 def test_every_filter_is_registered() -> None:
-    assert len(FilterModule().filters()) == 6
+    assert len(FilterModule().filters()) == 4
