@@ -45,8 +45,11 @@ def test_world_readable_files_holding_the_secret_are_found_and_private_ones_are_
 
 
 def test_a_process_command_line_holding_the_secret_is_found(token_file, tmp_path) -> None:
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "--token", SECRET])
+    process = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)", "--token", SECRET],
+                               stdout=subprocess.PIPE, text=True)
     try:
+        # Once it prints, the child has replaced the forked test process: its command line is its own.
+        assert process.stdout.readline() == "ready\n"
         result = scan(token_file, tmp_path)
     finally:
         process.kill()
