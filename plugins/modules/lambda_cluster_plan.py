@@ -96,7 +96,7 @@ nodes:
       sample: {instance_type: gpu_1x_a10, region: us-east-1, price_cents_per_hour: 75}
     regions:
       description:
-        - Where the node is, or every region of its O(nodes[].regions) where one of its types has capacity now (where it may land
+        - Where the node is, or every region of its C(regions) where one of its types has capacity now (where it may land
           should capacity move before its launch).
       type: list
       elements: str
