@@ -43,7 +43,7 @@ class Value:
         if self.kind == "list" and self.elements is not None:
             return "a list of %s" % _plural(self.elements.describe())
         if self.kind == "dict" and self.keys:
-            return "a mapping with the keys %s" % _names(sorted(self.keys))
+            return "a mapping with the keys %s" % _names(list(self.keys))
         return _WHAT[self.kind]
 
 
@@ -80,10 +80,17 @@ class Checker:
             self.problems.append("%s must be one of %s; got %s%s." % (where, _names(spec.choices), _shown(converted, spec.secret), guess))
             return None
         if spec.kind == "list" and spec.elements is not None:
-            return [self.check(item, spec.elements, "%s[%d]" % (where, index)) for index, item in enumerate(converted)]
+            return [self._element(item, spec.elements, "%s[%d]" % (where, index)) for index, item in enumerate(converted)]
         if spec.kind == "dict" and spec.keys is not None:
             return self._mapping(converted, spec, where)
         return converted
+
+    def _element(self, item, spec: Value, where: str):
+        """A list item: it may not be empty (YAML's bare '-' or null)."""
+        if item is None:
+            self.problems.append("%s is empty; it must be %s." % (where, spec.describe()))
+            return None
+        return self.check(item, spec, where)
 
     def _mapping(self, value: Mapping, spec: Value, where: str) -> dict:
         label = where

@@ -127,6 +127,7 @@ def test_a_misspelt_pool_key_is_one_sentence_with_the_keys_a_pool_takes(spec) ->
     ("lambda_cluster_ssh_key_replace", "perhaps", 'lambda_cluster_ssh_key_replace must be true or false; got "perhaps".'),
     ("lambda_cluster_image", {"family": "x", "flavour": "y"},
      "lambda_cluster_image has the key flavour, which it does not take; it takes id and family."),
+    ("lambda_cluster_admin_networks", ["203.0.113.0/24", None], "lambda_cluster_admin_networks[1] is empty; it must be a string."),
 ])
 def test_type_mistakes(spec, variable, value, expected) -> None:
     spec[variable] = value
