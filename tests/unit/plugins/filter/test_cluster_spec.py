@@ -312,4 +312,4 @@ def test_every_filter_is_registered_and_documented() -> None:
     filters = set(FilterModule().filters())
     assert filters == {"cluster_spec", "cluster_report", "teardown_report", "launch_report"}
     directory = Path(__file__).resolve().parents[4] / "plugins" / "filter"
-    assert {path.stem for path in directory.glob("*.yml")} == filters, "each filter has its ansible-doc page"
+    assert all((directory / f"{name}.yml").is_file() for name in filters), "each filter has its ansible-doc page"
