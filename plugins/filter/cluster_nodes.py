@@ -23,12 +23,16 @@ _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _TAINT_TEXT = re.compile(r"^(?P<key>[^=:\s]+)(=(?P<value>[^:\s]*))?:(?P<effect>[A-Za-z]+)$")
 
 
-def k3s_first_server(groups: Mapping, group: str = "k3s_server") -> str:
+def k3s_first_server(groups: Mapping, group: str = "k3s_server", fallback: str | None = None) -> str:
     """The first server of the cluster: the first name of the server group in sorted order.
 
     Every play that needs "the" server (cluster plays, status, logs) asks this filter, so they all agree.
+    Without servers it fails, or returns ``fallback`` when one is given (the cluster playbooks' plays then
+    run on it and stop at their first task, which says what is missing).
     """
     servers = sorted(str(name) for name in (groups or {}).get(group) or [])
+    if not servers and fallback is not None:
+        return fallback
     if not servers:
         raise AnsibleFilterError("The inventory has no host in the group %s: the cluster plays run from the first K3s server. Check that the "
                                  "inventory found the cluster (LAMBDA_K3S_CLUSTER) and that K3s was installed (playbooks/k3s.yml)." % group)
