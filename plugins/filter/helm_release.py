@@ -45,7 +45,7 @@ def helm_values_merge(layers: list) -> dict:
 
 
 def _merge(base: Mapping, override: Mapping) -> dict:
-    result = {key: value for key, value in base.items()}
+    result = dict(base.items())
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
             result[key] = _merge(result[key], value)

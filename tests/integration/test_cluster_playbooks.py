@@ -220,8 +220,8 @@ def test_the_platform_release_lifecycle_and_what_status_and_rollback_publish(clu
     assert (h100["role"], h100["gpu_type"], h100["ready"], h100["allocatable_gpus"], h100["gpu_count"]) == ("agent", "H100", True, 8, 8)
     assert status_data["device_plugin"] == {"installed": True, "desired": 2, "ready": 2, "gpu_nodes": 2,
                                             "message": "2 of 2 GPU nodes served, nvidia.com/gpu allocatable as expected"}
-    assert (status_data["release"]["revision"], status_data["release"]["status"], status_data["release"]["chart"]) == (3, "deployed",
-                                                                                                                      "sophia-platform-0.1.0")
+    release = status_data["release"]
+    assert (release["revision"], release["status"], release["chart"]) == (3, "deployed", "sophia-platform-0.1.0")
     assert status_data["skipped"] == []
     artifacts = "".join(path.read_text(errors="replace") for path in (cluster.directory / "runner-status").rglob("*") if path.is_file())
     assert SECRET not in artifacts
