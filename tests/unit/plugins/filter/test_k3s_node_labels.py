@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from lambda_emulator import default_instance_types
 from ansible.errors import AnsibleFilterError
+from lambda_emulator import default_instance_types
 
 from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_node_labels import FilterModule, k3s_node_labels, kubelet_may_set
 
