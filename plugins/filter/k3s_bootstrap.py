@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_nodes import k3s_first_server
 from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_config import parse_config_text
 from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_versions import node_condition
 
@@ -60,18 +61,21 @@ def k3s_bootstrap_plan(servers: list, embedded_etcd: bool = True, registration_a
     """The bootstrap settings of every server, in inventory order.
 
     ``servers``: [{name, url, running, initialised, current: {config.yaml's cluster-init / server}}].
+    A new cluster is initialised by the server k3s_first_server names, the one every cluster play runs on:
+    the choice is that filter's, never made a second way here.
     Returns {"servers": {name: {"mode": init|join|keep|standalone, "settings": {...}}}, "join_url": the URL a
     new agent joins (empty when no server runs or is about to be initialised)}.
     """
     servers = [dict(server) for server in servers]
     running = [server for server in servers if server.get("running")]
     initialised = [server for server in servers if server.get("initialised")]
+    first = _first_server(servers)
     plan = {}
     if not embedded_etcd:
         # SQLite (one server) or an external datastore: every server starts on its own datastore
         # settings, nothing to initialise or join.
         plan = {server["name"]: {"mode": "standalone", "settings": {}} for server in servers}
-        return {"servers": plan, "join_url": registration_address or (running[0]["url"] if running else servers[0]["url"] if servers else "")}
+        return {"servers": plan, "join_url": registration_address or (running[0]["url"] if running else first["url"] if first else "")}
 
     if not running and initialised and len(initialised) < len(servers):
         fresh = [server["name"] for server in servers if not server.get("initialised")]
@@ -82,8 +86,8 @@ def k3s_bootstrap_plan(servers: list, embedded_etcd: bool = True, registration_a
 
     target = registration_address or (running[0]["url"] if running else "")
     init_server = None
-    if not running and not initialised and servers:
-        init_server = servers[0]
+    if not running and not initialised and first:
+        init_server = first
         target = registration_address or init_server["url"]
 
     for server in servers:
@@ -181,6 +185,14 @@ def k3s_agent_token_of(agent_token_file: str, server_token: str) -> str:
     if not agent_token_file or k3s_same_token(agent_token_file, server_token):
         return ""
     return agent_token_file
+
+
+def _first_server(servers: list) -> dict | None:
+    names = [server["name"] for server in servers]
+    if not names:
+        return None
+    first = k3s_first_server({"servers": names}, "servers")
+    return next(server for server in servers if server["name"] == first)
 
 
 def _kept_settings(server: Mapping, running: list) -> dict:

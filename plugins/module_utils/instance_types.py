@@ -38,6 +38,18 @@ _GPU_ARCHITECTURES = {
     "b200": "blackwell", "b300": "blackwell", "gb200": "blackwell", "gb300": "blackwell",
 }
 _OPEN_MODULES_UNSUPPORTED = frozenset(("volta",))
+
+# Memory per GPU (GiB, as Lambda's labels give it) of the models in Lambda's catalogue. Used only when
+# neither the type's labels nor its name say it: the inventory and the node labels often know a type by
+# its name alone ("gpu_8x_h100_sxm5"), and a type must not lose its memory label for that. A name that
+# states the memory ("gpu_8x_a100_80gb_sxm4") wins over this table.
+_GPU_MEMORY_GIB = {
+    "v100": 16,
+    "rtx6000": 24, "a10": 24,
+    "a100": 40, "a6000": 48,
+    "h100": 80, "gh200": 96,
+    "b200": 180,
+}
 _OPEN_MODULES_REQUIRED = frozenset(("hopper", "blackwell"))
 
 
@@ -81,6 +93,8 @@ def gpu_facts(instance_type: dict | None) -> dict:
         if found:
             memory = int(found.group("size"))
             break
+    if memory is None:
+        memory = _GPU_MEMORY_GIB.get(model or "")
 
     return {
         "gpu_model": model,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -308,8 +307,6 @@ def test_launch_report_after_other_errors_names_the_node() -> None:
     assert "Launched in this run: demo-server-1, demo-a10-2. Not launched: demo-a10-1." in report
 
 
-def test_every_filter_is_registered_and_documented() -> None:
-    filters = set(FilterModule().filters())
-    assert filters == {"cluster_spec", "cluster_report", "teardown_report", "launch_report"}
-    directory = Path(__file__).resolve().parents[4] / "plugins" / "filter"
-    assert all((directory / f"{name}.yml").is_file() for name in filters), "each filter has its ansible-doc page"
+def test_every_filter_is_registered() -> None:
+    # Their doc pages are checked with every other filter's in tests/unit/collection/test_filter_docs.py.
+    assert set(FilterModule().filters()) == {"cluster_spec", "cluster_report", "teardown_report", "launch_report"}

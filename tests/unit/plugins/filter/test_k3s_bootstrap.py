@@ -193,3 +193,9 @@ def test_the_servers_state_comes_from_k3s_node_info_results() -> None:
 
 def test_every_filter_is_registered() -> None:
     assert len(FilterModule().filters()) == 12
+
+
+def test_the_first_server_in_name_order_initialises_whatever_the_inventory_order() -> None:
+    plan = k3s_bootstrap_plan([server("s3"), server("s1"), server("s2")])
+    assert settings(plan)["s1"] == ("init", {"cluster-init": True})
+    assert plan["join_url"] == "https://10.0.0.1:6443"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from lambda_emulator import default_instance_types
 
 from ansible_collections.sophia.lambda_k3s.plugins.filter.k3s_node_labels import FilterModule, k3s_node_labels, kubelet_may_set
 
@@ -38,10 +39,11 @@ def test_registration_keeps_only_what_a_kubelet_may_set_on_itself() -> None:
 
 
 @pytest.mark.parametrize(("instance_type", "gpu_type", "count", "memory"), [
-    ("gpu_1x_gh200", "GH200", "1", None),
+    ("gpu_1x_gh200", "GH200", "1", "96"),
+    ("gpu_8x_h100_sxm5", "H100", "8", "80"),
     ("gpu_8x_a100_80gb_sxm4", "A100", "8", "80"),
-    ("gpu_1x_a6000", "A6000", "1", None),
-    ("gpu_1x_a10", "A10", "1", None),
+    ("gpu_1x_a6000", "A6000", "1", "48"),
+    ("gpu_1x_a10", "A10", "1", "24"),
 ])
 def test_gpu_facts_missing_from_the_host_come_from_the_instance_type(instance_type, gpu_type, count, memory) -> None:
     labels = k3s_node_labels({"lambda_instance_type": instance_type})
@@ -98,3 +100,9 @@ def test_node_restriction(name, allowed) -> None:
 
 def test_the_filter_is_registered() -> None:
     assert FilterModule().filters()["k3s_node_labels"] is k3s_node_labels
+
+
+@pytest.mark.parametrize("instance_type", sorted(name for name in default_instance_types() if name.startswith("gpu_")))
+def test_every_gpu_type_of_the_catalogue_gets_every_gpu_label_from_its_name(instance_type) -> None:
+    labels = k3s_node_labels({"lambda_instance_type": instance_type})
+    assert {"gpu-type", PREFIX + "/gpu-count", PREFIX + "/gpu-memory-gib"} <= set(labels)

@@ -56,6 +56,24 @@ def test_the_type_name_alone_gives_model_and_count(type_name):
     assert (facts["gpu_model"], facts["gpu_count"], facts["arch"]) == (model, count, arch)
 
 
+@pytest.mark.parametrize("type_name", sorted(EXPECTED))
+def test_the_type_name_alone_gives_every_fact_the_labels_use(type_name):
+    """The node labels often know a type by its name only (a static inventory, a trimmed answer): every
+    type of the catalogue, gpu_8x_h100_sxm5 included, still gets its GPU memory from its name."""
+    assert gpu_facts({"name": type_name}) == gpu_facts(default_instance_types()[type_name])
+
+
+@pytest.mark.parametrize("type_name", sorted(name for name in EXPECTED if name.startswith("gpu_")))
+def test_every_gpu_type_carries_model_count_and_memory(type_name):
+    facts = gpu_facts(default_instance_types()[type_name])
+    assert facts["gpu_model"] and facts["gpu_count"] > 0 and facts["gpu_memory_gib"] > 0
+
+
+def test_a_name_that_states_the_memory_wins_over_the_model_table():
+    assert gpu_facts({"name": "gpu_8x_a100_80gb_sxm4"})["gpu_memory_gib"] == 80
+    assert gpu_facts({"name": "gpu_8x_a100"})["gpu_memory_gib"] == 40
+
+
 @pytest.mark.parametrize("instance_type", [None, {}, {"name": ""}, {"name": "cpu_4x_general", "gpu_description": "N/A"},
                                            {"name": 42, "specs": None, "gpu_description": None}])
 def test_missing_or_odd_fields_give_no_gpu(instance_type):
