@@ -72,7 +72,7 @@ def run_on_terminal(arguments: list[str], env: dict[str, str], timeout: float = 
     interrupted = False
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
+            ready = select.select([master], [], [], 0.2)[0]
             if ready:
                 try:
                     chunk = os.read(master, 65536)

@@ -167,7 +167,7 @@ def test_an_interrupted_run_is_canceled_in_a_log(tmp_path: Path) -> None:
     try:
         wait_for_output(process, "task Wait", timeout=120)
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        output = process.communicate(timeout=60)[0]
     finally:
         if process.poll() is None:
             process.kill()
@@ -230,8 +230,8 @@ def test_only_the_newest_runs_are_kept_and_other_directories_are_left_alone(tmp_
     env = cli_env(tmp_path)
     artifacts = Path(env["LAMBDA_K3S_STATE_DIR"]) / "runs"
     (artifacts / "keep-me").mkdir(parents=True)
-    for _ in range(3):
-        assert run_cli(["status", "--project-dir", str(project), "-i", str(LOCAL_NODES), "--keep-runs", "2"], env).returncode == 0
+    for attempt in ("first", "second", "third"):
+        assert run_cli(["status", "--project-dir", str(project), "-i", str(LOCAL_NODES), "--keep-runs", "2"], env).returncode == 0, attempt
     assert sorted(path.name.split("-")[0] for path in artifacts.iterdir()) == ["keep", "status", "status"]
 
 

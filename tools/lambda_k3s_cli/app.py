@@ -30,8 +30,8 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument("--ssh-key", metavar="FILE", help="the SSH private key for the nodes")
     group.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                        help="extra variables as for ansible-playbook: @file, key=value or JSON (repeatable)")
-    group.add_argument("--artifacts-dir", metavar="DIR", help="where each run's artifacts go (default: $LAMBDA_K3S_ARTIFACTS_DIR, "
-                                                               "else <state>/runs; %s)" % STATE_HELP)
+    group.add_argument("--artifacts-dir", metavar="DIR",
+                       help="where each run's artifacts go (default: $LAMBDA_K3S_ARTIFACTS_DIR, else <state>/runs; %s)" % STATE_HELP)
     group.add_argument("--keep-runs", type=int, metavar="N", help="runs kept in the artifacts directory (default: $LAMBDA_K3S_KEEP_RUNS, 20)")
     group.add_argument("--progress", choices=MODES, default="auto",
                        help="live: redrawn in place; plain: a line per event (CI logs); auto: live on a terminal (default)")

@@ -165,9 +165,9 @@ class LiveDisplay:
         failures = progress.failures
         if failures:
             last = failures[-1]
-            parts.append(Text("%d failure%s, last: %s in %s: %s" % (len(failures), "" if len(failures) == 1 else "s", last["host"],
-                                                                     last["stage"], last["message"]), style="red", overflow="ellipsis",
-                              no_wrap=True))
+            count = "%d failure%s" % (len(failures), "" if len(failures) == 1 else "s")
+            parts.append(Text("%s, last: %s in %s: %s" % (count, last["host"], last["stage"], last["message"]), style="red",
+                              overflow="ellipsis", no_wrap=True))
         parts.append(Text(self.logs_hint, style="dim", overflow="ellipsis", no_wrap=True))
         return Group(*parts)
 
@@ -228,8 +228,8 @@ def render_summary(console: Console, verb: str, summary: dict[str, Any], code: E
         console.print(table)
     for failure in summary.get("failures", []):
         what = "UNREACHABLE" if failure["unreachable"] else "FAILED"
-        console.print(Text.assemble((what, "bold red"), " %s in %s, task \"%s\": %s" % (failure["host"], failure["stage"], failure["task"],
-                                                                                       failure["message"])), soft_wrap=True, highlight=False)
+        where = " %s in %s, task \"%s\": %s" % (failure["host"], failure["stage"], failure["task"], failure["message"])
+        console.print(Text.assemble((what, "bold red"), where), soft_wrap=True, highlight=False)
     style = "bold green" if code == ExitCode.OK else "bold red"
     console.print(Text.assemble((verb, "bold"), " ", (code.meaning, style), " (exit %d) in %s; %d changed. Artifacts: %s"
                                 % (code, duration(elapsed), summary.get("changed", 0), artifacts)), soft_wrap=True, highlight=False)

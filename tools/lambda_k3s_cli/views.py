@@ -82,7 +82,7 @@ def log_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def render_logs(console: Console, data: Mapping[str, Any]) -> None:
     lines = log_lines(data)
-    width = max((len(source) for source, _ in lines), default=0)
+    width = max((len(line[0]) for line in lines), default=0)
     for source, line in lines:
         console.print(Text.assemble(("%-*s | " % (width, source), "cyan"), line), soft_wrap=True, highlight=False, markup=False)
     if data.get("platform_error"):
