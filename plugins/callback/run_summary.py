@@ -17,7 +17,8 @@ description:
     reason for each stage that did not run, then one line per failed or unreachable host with the stage, the task
     and the task's message.
   - A host whose failure a block's C(rescue) handled is not reported. A C(no_log) task's message stays hidden.
-  - Prints nothing after a run that has no stage and no failure.
+  - Prints nothing after a run that has no stage and no failure, nor when the stdout callback writes JSON
+    (C(ansible.builtin.json), C(ansible.posix.jsonl)...), whose readers expect nothing else on standard output.
   - The collection's C(ansible.cfg) enables it; elsewhere add C(sophia.lambda_k3s.run_summary) to C(callbacks_enabled)
     or C(ANSIBLE_CALLBACKS_ENABLED).
 requirements:
@@ -91,7 +92,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats) -> None:
         self._ledger.settle(host for host in stats.processed if stats.failures.get(host) or stats.dark.get(host))
         report = self._ledger.report()
-        if not self._has_stages and not report["failures"]:
+        if not self._has_stages and not report["failures"] or _machine_readable_output():
             return
         self._display.banner("STAGE SUMMARY")
         for line, trouble in report_lines(report):
@@ -102,6 +103,12 @@ class CallbackModule(CallbackBase):
         task = result._task
         self._ledger.record(self._stage, result._host.get_name(), outcome, task=task.get_name().strip(), result=result._result,
                             action=getattr(task, "resolved_action", None) or task.action, task_path=task.get_path() or "")
+
+
+def _machine_readable_output() -> bool:
+    """Whether the stdout callback writes JSON (json, ansible.posix.jsonl...): text after it would break its readers."""
+    stdout_callback = str(C.config.get_config_value("DEFAULT_STDOUT_CALLBACK") or "")
+    return "json" in stdout_callback.rsplit(".", 1)[-1]
 
 
 def _selected(stage: str) -> bool:

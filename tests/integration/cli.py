@@ -21,7 +21,7 @@ from integration.helpers import PYTHON_BIN, REPO_ROOT, ansible_env
 LAMBDA_K3S = PYTHON_BIN / "lambda-k3s"
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 CANNED = Path(__file__).resolve().parent / "canned_playbooks"
-LOCAL_NODES = PLAYBOOKS / "local_nodes.yml"
+LOCAL_NODES = Path(__file__).resolve().parent / "inventory" / "local_nodes.yml"
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import json
 from pathlib import Path
 
 import pytest
@@ -12,12 +12,12 @@ from integration.helpers import REPO_ROOT, ansible_env, run_ansible
 pytestmark = pytest.mark.integration
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+INVENTORY = Path(__file__).resolve().parent / "inventory" / "local_nodes.yml"
 
 
 def run_staged(tmp_path: Path, *arguments: str) -> str:
     env = ansible_env(tmp_path)
-    result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "staged_run.yml"), "-i", str(PLAYBOOKS / "local_nodes.yml"),
-                          "-e", "ansible_python_interpreter=%s" % sys.executable, *arguments], env, cwd=REPO_ROOT)
+    result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "staged_run.yml"), "-i", str(INVENTORY), *arguments], env, cwd=REPO_ROOT)
     assert "STAGE SUMMARY" in result.stdout, result.stdout + result.stderr
     return result.stdout.split("STAGE SUMMARY", 1)[1]
 
@@ -44,3 +44,10 @@ def test_stages_left_out_by_tags_are_named(tmp_path: Path) -> None:
     summary = run_staged(tmp_path, "--tags", "gpu")
     assert "preflight  not selected  left out by the tags of this run" in summary
     assert "gpu        ok" in summary
+
+
+def test_nothing_is_added_to_json_output(tmp_path: Path) -> None:
+    env = ansible_env(tmp_path, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "staged_run.yml"), "-i", str(INVENTORY), "-e", '{"broken_nodes": ["node-2"]}'],
+                         env, cwd=REPO_ROOT)
+    assert json.loads(result.stdout)["stats"]["node-2"]["failures"] == 1, "standard output is one JSON document"

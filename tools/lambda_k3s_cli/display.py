@@ -219,7 +219,7 @@ def render_summary(console: Console, verb: str, summary: dict[str, Any], code: E
     if hosts:
         table = Table(title="Hosts", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         columns = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
-        table.add_column("host")
+        table.add_column("host", no_wrap=True)
         for column in columns:
             table.add_column("unreachable" if column == "dark" else "failed" if column == "failures" else column, justify="right")
         for name, counts in hosts.items():

@@ -16,6 +16,7 @@ from typing import Any
 import ansible_runner
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from lambda_k3s_cli.display import LIVE, choose_mode, render_summary
 from lambda_k3s_cli.environment import (
@@ -36,6 +37,7 @@ _MEMBERSHIP_ENV = (CLUSTER_ENV, "LAMBDA_K3S_MEMBER_NAMES", "LAMBDA_K3S_MEMBER_PA
 _MEMBERSHIP_OPTIONS = ("cluster", "member_names", "member_name_pattern", "whole_account")
 _LAMBDA_PLUGIN = "sophia.lambda_k3s.lambda_cloud"
 DEFAULT_KEEP_RUNS = 20
+LOG_WIDTH = 160
 
 
 class Session:
@@ -49,6 +51,9 @@ class Session:
         # which shows nothing until the end.
         forced = True if args.progress == LIVE else None
         self.console = Console(stderr=json_output, highlight=False, force_terminal=forced, force_interactive=forced)
+        if not self.console.is_terminal and not os.environ.get("COLUMNS"):
+            # A log has no width: 80 columns would cut the tables' host names.
+            self.console.width = LOG_WIDTH
         self.output = Console(highlight=False)
         self.mode = choose_mode(args.progress, self.console)
         self.cluster = args.cluster or os.environ.get(CLUSTER_ENV) or ""
@@ -101,7 +106,7 @@ class Session:
         if not compact or result.code != ExitCode.OK:
             render_summary(self.console, request.verb, result.summary, result.code, result.summary["duration_seconds"], result.artifact_dir)
         else:
-            self.console.print("%s: %s (exit 0). Artifacts: %s" % (request.verb, result.code.meaning, result.artifact_dir), soft_wrap=True)
+            self.console.print(Text("%s: %s (exit 0). Artifacts: %s" % (request.verb, result.code.meaning, result.artifact_dir)), soft_wrap=True)
         return result
 
     def _check_nodes(self, nodes: list[str], environment: dict[str, str]) -> None:

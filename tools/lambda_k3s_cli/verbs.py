@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
+
 from lambda_k3s_cli.environment import state_dir
 from lambda_k3s_cli.outcome import ExitCode, UsageError
 from lambda_k3s_cli.project import StageMap
@@ -166,7 +168,7 @@ def status(args: argparse.Namespace, session: Session) -> int:
     if data is None:
         return session.last_code
     if args.json:
-        session.output.print(as_json(data), markup=False, soft_wrap=True)
+        print(as_json(data))
     else:
         render_status(session.output, data)
     return ExitCode.OK
@@ -184,7 +186,7 @@ def rollback(args: argparse.Namespace, session: Session) -> int:
     if data is None:
         return session.last_code
     if args.json:
-        session.output.print(as_json(data), markup=False, soft_wrap=True)
+        print(as_json(data))
     else:
         render_rollback(session.output, data)
     return ExitCode.OK
@@ -206,7 +208,7 @@ def logs(args: argparse.Namespace, session: Session) -> int:
     if data is None:
         return session.last_code
     if args.json:
-        session.output.print(as_json(data), markup=False, soft_wrap=True)
+        print(as_json(data))
     else:
         render_logs(session.output, data)
     return ExitCode.OK
@@ -224,7 +226,7 @@ def _published(_args: argparse.Namespace, session: Session, verb: str, key: str,
         return None
     data = result.artifact_data.get(key)
     if not isinstance(data, dict):
-        session.console.print("playbooks/%s.yml published no %s (set_stats): is it the collection's own?" % (verb, key), style="red")
+        session.console.print(Text("playbooks/%s.yml published no %s (set_stats): is it the collection's own?" % (verb, key), style="red"))
         session.last_code = ExitCode.ERROR
         return None
     return data
