@@ -57,7 +57,6 @@ class Session:
         self.output = Console(highlight=False)
         self.mode = choose_mode(args.progress, self.console)
         self.cluster = args.cluster or os.environ.get(CLUSTER_ENV) or ""
-        self.last_code = ExitCode.OK
         check_extra_vars(args.extra_vars)
 
     # -- inventory ---------------------------------------------------------------------------------

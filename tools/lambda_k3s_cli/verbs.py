@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
 
 from lambda_k3s_cli.environment import state_dir
@@ -164,14 +165,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def status(args: argparse.Namespace, session: Session) -> int:
-    data = _published(args, session, "status", "lambda_k3s_status", {})
-    if data is None:
-        return session.last_code
-    if args.json:
-        print(as_json(data))
-    else:
-        render_status(session.output, data)
-    return ExitCode.OK
+    return _show_published(args, session, "status", "lambda_k3s_status", {}, render_status)
 
 
 def _rollback_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,14 +176,7 @@ def _rollback_arguments(parser: argparse.ArgumentParser) -> None:
 
 def rollback(args: argparse.Namespace, session: Session) -> int:
     variables = {"lambda_k3s_rollback_revision": args.revision if args.revision else ""}
-    data = _published(args, session, "rollback", "lambda_k3s_rollback", variables, check=args.check, diff=args.diff)
-    if data is None:
-        return session.last_code
-    if args.json:
-        print(as_json(data))
-    else:
-        render_rollback(session.output, data)
-    return ExitCode.OK
+    return _show_published(args, session, "rollback", "lambda_k3s_rollback", variables, render_rollback, check=args.check, diff=args.diff)
 
 
 def _logs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,32 +191,27 @@ def _logs_arguments(parser: argparse.ArgumentParser) -> None:
 def logs(args: argparse.Namespace, session: Session) -> int:
     variables = {"lambda_k3s_logs_services": args.service or list(LOG_SERVICES), "lambda_k3s_logs_lines": args.lines,
                  "lambda_k3s_logs_since": args.since or ""}
-    data = _published(args, session, "logs", "lambda_k3s_logs", variables, nodes=args.node)
-    if data is None:
-        return session.last_code
-    if args.json:
-        print(as_json(data))
-    else:
-        render_logs(session.output, data)
-    return ExitCode.OK
+    return _show_published(args, session, "logs", "lambda_k3s_logs", variables, render_logs, nodes=args.node)
 
 
-def _published(_args: argparse.Namespace, session: Session, verb: str, key: str, variables: dict, **fields: object) -> dict | None:
-    """Run playbooks/<verb>.yml and return what it published under ``key``; None (with session.last_code set) when the
-    run failed or published nothing."""
+def _show_published(args: argparse.Namespace, session: Session, verb: str, key: str, variables: dict,
+                    render: Callable[[Console, dict], None], **fields: object) -> int:
+    """Run playbooks/<verb>.yml and show what it published under ``key``: as JSON with --json, else with ``render``."""
     session.check_cluster_chosen()
     request = session.request(verb, session.project.playbook(verb), inventory=str(session.inventory), variables=variables,
                               show_messages=False, **fields)
     result = session.run(request, needs_key=session.lambda_inventory_options() is not None, compact=True)
-    session.last_code = result.code
     if result.code != ExitCode.OK:
-        return None
+        return result.code
     data = result.artifact_data.get(key)
     if not isinstance(data, dict):
         session.console.print(Text("playbooks/%s.yml published no %s (set_stats): is it the collection's own?" % (verb, key), style="red"))
-        session.last_code = ExitCode.ERROR
-        return None
-    return data
+        return ExitCode.ERROR
+    if args.json:
+        print(as_json(data))
+    else:
+        render(session.output, data)
+    return ExitCode.OK
 
 
 VERBS: tuple[Verb, ...] = (
