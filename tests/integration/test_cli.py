@@ -65,6 +65,20 @@ def no_process_left(marker: str, timeout: float = 20) -> bool:
     return False
 
 
+def process_count(marker: str) -> int:
+    """How many processes have ``marker`` in their command line (Ansible's workers keep ansible-playbook's)."""
+    return len(subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False).stdout.split())
+
+
+def wait_for_processes(marker: str, count: int, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process_count(marker) >= count:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_the_command_is_installed_by_setup() -> None:
     assert LAMBDA_K3S.is_file(), "tools/setup.sh installs the lambda-k3s console script in the environment"
 
@@ -166,6 +180,9 @@ def test_an_interrupted_run_is_canceled_in_a_log(tmp_path: Path) -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_output(process, "task Wait", timeout=120)
+        # Interrupted once the command runs on every node (an interrupt while Ansible forks its workers is covered by
+        # the grace period, and takes longer).
+        assert wait_for_processes("sleep 117", 3), "the command runs on the three nodes"
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0]
     finally:
@@ -176,17 +193,18 @@ def test_an_interrupted_run_is_canceled_in_a_log(tmp_path: Path) -> None:
     summary = summary_of(env)
     assert (summary["result"], summary["status"]) == ("canceled", "canceled")
     assert "User interrupted execution" in (runs(env)[-1] / "stdout").read_text(), "ansible-playbook stopped its workers itself"
-    assert no_process_left(str(playbook)), "ansible-playbook and its workers stopped"
+    assert no_process_left(str(playbook)) and no_process_left("sleep 117"), "ansible-playbook, its workers and their commands stopped"
 
 
 def test_an_interrupted_run_is_canceled_on_a_terminal(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     playbook = tmp_path / "slow-on-a-terminal.yml"
     playbook.write_text((PLAYBOOKS / "slow.yml").read_text())
-    run = run_on_terminal(["run", str(playbook), "-i", str(LOCAL_NODES)], env, interrupt_when=lambda output: "Wait" in ANSI.sub("", output))
+    run = run_on_terminal(["run", str(playbook), "-i", str(LOCAL_NODES)], env,
+                          interrupt_when=lambda output: "Wait" in ANSI.sub("", output) and process_count("sleep 117") >= 3)
     assert run.returncode == 130, run.output[-3000:]
     assert "run canceled (exit 130)" in " ".join(ANSI.sub("", run.output).split())
-    assert no_process_left(str(playbook))
+    assert no_process_left(str(playbook)) and no_process_left("sleep 117")
 
 
 def test_status_from_published_data_as_a_table_and_as_json(tmp_path: Path) -> None:

@@ -171,8 +171,9 @@ class Interruption:
 
     ansible-runner cancels by killing ansible-playbook's process group, which does not reach Ansible's workers: they
     run in sessions of their own and would go on with their task. So ansible-playbook is interrupted first, which
-    stops its workers and makes it say "User interrupted execution"; only then (or after a grace period, should it
-    hang) does the cancel callback tell runner to kill what is left.
+    stops its workers and makes it say "User interrupted execution"; then the cancel callback tells runner to kill
+    what is left. Should ansible-playbook not say so within a grace period (an interrupt that lands while it forks a
+    worker is lost), every process below it is killed before runner kills it.
     """
 
     GRACE_SECONDS = 10.0
@@ -187,7 +188,7 @@ class Interruption:
         if not self.requested.is_set():
             self._requested_at = time.monotonic()
             self.requested.set()
-            _interrupt_children()
+            _signal_processes(_children(), signal.SIGINT)
 
     def saw(self, event: Mapping[str, Any]) -> None:
         if self.requested.is_set() and self._ACKNOWLEDGED in str(event.get("stdout", "")):
@@ -195,7 +196,14 @@ class Interruption:
 
     def cancel(self) -> bool:
         """ansible-runner's cancel_callback."""
-        return self.requested.is_set() and (self._acknowledged.is_set() or time.monotonic() - self._requested_at > self.GRACE_SECONDS)
+        if not self.requested.is_set():
+            return False
+        if self._acknowledged.is_set():
+            return True
+        if time.monotonic() - self._requested_at > self.GRACE_SECONDS:
+            _signal_processes(_descendants(_children()), signal.SIGKILL)
+            return True
+        return False
 
     @contextmanager
     def on_signals(self) -> Iterator[None]:
@@ -213,16 +221,39 @@ class Interruption:
                 signal.signal(number, handler)
 
 
-def _interrupt_children() -> None:
-    """Send SIGINT to this process's children (ansible-runner's ansible-playbook). Linux only (/proc); elsewhere
-    ansible-runner's kill is all there is."""
-    me = os.getpid()
+def _parents() -> dict[int, int]:
+    """Every process's parent, from /proc (Linux; elsewhere nothing is known and ansible-runner's kill is all there is)."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == me:
-                os.kill(int(stat.parent.name), signal.SIGINT)
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
+            continue
+    return parents
+
+
+def _children() -> list[int]:
+    """This process's children: ansible-runner's ansible-playbook."""
+    me = os.getpid()
+    return [pid for pid, parent in _parents().items() if parent == me]
+
+
+def _descendants(roots: list[int]) -> list[int]:
+    """Every process below ``roots`` (Ansible's workers keep ansible-playbook as their parent in their own sessions)."""
+    parents = _parents()
+    found, frontier = [], list(roots)
+    while frontier:
+        below = [pid for pid, parent in parents.items() if parent in frontier and pid not in found]
+        found += below
+        frontier = below
+    return found
+
+
+def _signal_processes(pids: list[int], number: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except OSError:
             continue
 
 

@@ -70,9 +70,17 @@ def _provision_arguments(parser: argparse.ArgumentParser) -> None:
     _check_options(parser)
 
 
+def _spec_cluster(session: Session, spec: dict) -> str:
+    """The cluster a spec names, which --cluster or LAMBDA_K3S_CLUSTER may not contradict."""
+    name = spec["lambda_cluster_name"]
+    if session.cluster and session.cluster != name:
+        raise UsageError("The cluster spec names cluster %s, but --cluster or LAMBDA_K3S_CLUSTER says %s: make them agree." % (name, session.cluster))
+    return name
+
+
 def provision(args: argparse.Namespace, session: Session) -> int:
     spec = load_spec(args.spec)
-    session.cluster = session.cluster or spec["lambda_cluster_name"]
+    session.cluster = _spec_cluster(session, spec)
     variables = {}
     if args.ssh_public_key:
         public_key = Path(args.ssh_public_key).expanduser()
@@ -93,8 +101,7 @@ def _teardown_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def teardown(args: argparse.Namespace, session: Session) -> int:
-    spec = load_spec(args.spec) if args.spec else {}
-    cluster = spec.get("lambda_cluster_name") or session.cluster
+    cluster = _spec_cluster(session, load_spec(args.spec)) if args.spec else session.cluster
     if not cluster:
         raise UsageError("Name the cluster to tear down: give its spec, or --cluster NAME.")
     session.cluster = cluster

@@ -95,3 +95,13 @@ def test_malformed_options_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(argv)
     assert raised.value.code == ExitCode.BAD_INPUT
+
+
+def test_the_spec_and_the_cluster_option_must_agree(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LAMBDA_API_KEY", KEY)
+    spec = tmp_path / "spec.yml"
+    spec.write_text("lambda_cluster_name: demo\n")
+    assert "The cluster spec names cluster demo, but --cluster or LAMBDA_K3S_CLUSTER says prod: make them agree." in \
+        bad_input(capsys, "provision", str(spec), "--cluster", "prod")
+    monkeypatch.setenv("LAMBDA_K3S_CLUSTER", "prod")
+    assert "make them agree" in bad_input(capsys, "teardown", str(spec), "--confirm", "demo")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -28,26 +29,34 @@ def test_requests_become_ansible_playbook_arguments() -> None:
 
 def test_an_interruption_cancels_once_ansible_playbook_has_stopped_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     interrupted = []
-    monkeypatch.setattr(execution, "_interrupt_children", lambda: interrupted.append(True))
+    monkeypatch.setattr(execution, "_children", lambda: [4242])
+    monkeypatch.setattr(execution, "_signal_processes", lambda pids, number: interrupted.append((pids, number)))
     interruption = Interruption()
     assert not interruption.cancel()
     interruption.saw({"stdout": "[ERROR]: User interrupted execution"})
     assert not interruption.cancel(), "nothing was asked yet"
     interruption.request()
     interruption.request()
-    assert interrupted == [True], "ansible-playbook is interrupted once"
+    assert interrupted == [([4242], signal.SIGINT)], "ansible-playbook is interrupted once"
     assert not interruption.cancel(), "runner waits until ansible-playbook has stopped its workers"
     interruption.saw({"stdout": "[ERROR]: User interrupted execution"})
     assert interruption.cancel()
 
 
-def test_an_interruption_ansible_playbook_ignores_is_canceled_after_a_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(execution, "_interrupt_children", lambda: None)
+def test_an_interruption_ansible_playbook_misses_kills_everything_below_it_after_a_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    signalled = []
+    monkeypatch.setattr(execution, "_parents", lambda: {4242: os.getpid(), 5000: 4242, 5001: 4242, 6000: 5000, 7000: 1})
+    monkeypatch.setattr(execution, "_signal_processes", lambda pids, number: signalled.append((sorted(pids), number)))
     interruption = Interruption()
     interruption.GRACE_SECONDS = 0.05
     interruption.request()
     time.sleep(0.1)
     assert interruption.cancel()
+    assert signalled == [([4242], signal.SIGINT), ([5000, 5001, 6000], signal.SIGKILL)], "the workers and their children, not others"
+
+
+def test_processes_are_found_in_proc() -> None:
+    assert execution._parents()[os.getpid()] == os.getppid()
 
 
 def test_only_the_newest_runs_named_by_the_command_are_kept(tmp_path: Path) -> None:
