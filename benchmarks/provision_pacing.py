@@ -33,7 +33,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "tests"), str(REPO_ROOT / "collections")]
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import DEFAULT_REQUEST_INTERVAL  # noqa: E402
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import DEFAULT_REQUEST_INTERVAL  # noqa: E402
 from integration.helpers import EmulatorProcess, ansible_env, provision_overrides, run_ansible  # noqa: E402
 
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"

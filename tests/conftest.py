@@ -6,4 +6,4 @@ and tests/ (the Lambda Cloud API emulator) on sys.path.
 
 from __future__ import annotations
 
-pytest_plugins = ["lambda_emulator.fixtures"]
+pytest_plugins = ["lambda_emulator.fixtures", "kube_emulator.fixtures"]

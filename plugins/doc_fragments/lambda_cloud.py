@@ -28,7 +28,7 @@ options:
     default: https://cloud.lambda.ai/api/v1
   timeout:
     description:
-      - Seconds to wait for each HTTP response.
+      - Seconds to wait for each HTTP response (and for the connection to be made).
     type: float
     default: 30
   validate_certs:
@@ -38,11 +38,21 @@ options:
     default: true
   max_retries:
     description:
-      - How many times a request is retried after HTTP 429, a 5xx answer, a C(provider/*) error or a network failure.
-      - Waits grow exponentially with jitter and honour C(Retry-After).
+      - How many times a request is retried after HTTP 429, a 5xx answer, a C(provider/*) error, an answer that did not come
+        within O(timeout) or a connection dropped before the answer.
+      - Waits grow exponentially with jitter and honour C(Retry-After); a request is not retried once two minutes have passed.
       - Requests that create something are retried only when the API certainly did not act on them.
+      - Each retry is announced in a warning that says what failed, which attempt it was and how long the wait is, and the
+        final error says how many attempts were made over how long.
     type: int
     default: 5
+  connect_retries:
+    description:
+      - How many times a request is retried when no connection to the API could be made at all (connection refused, host name
+        not resolved, network unreachable, no answer to the connection attempt).
+      - That usually means a wrong O(api_url) or a network outage, so it gives up sooner than O(max_retries).
+    type: int
+    default: 2
   retry_max_delay:
     description:
       - Longest wait in seconds between two retries.
@@ -90,4 +100,36 @@ options:
         for example V(sophia-.*).
       - An instance tagged for another cluster is never a member through its name.
     type: str
+"""
+
+    # What an earlier step read, for modules that would otherwise read it again.
+    SNAPSHOT = r"""
+options:
+  snapshot:
+    description:
+      - What an earlier step of the same run read from the API, usually RV(sophia.lambda_k3s.lambda_cluster_plan#module:snapshot).
+        The module uses the parts it needs from it instead of reading them again; a part that is missing is read as usual.
+      - Only give what was read in this run, from the same account. Instances launched or rulesets changed since then by something
+        else than this run are not seen.
+    type: dict
+    suboptions:
+      instances:
+        description:
+          - Instances as the API lists them (or as P(sophia.lambda_k3s.lambda_instance_info#module) returns them). It must hold every
+            instance the module could act on.
+        type: list
+        elements: dict
+      capacity:
+        description:
+          - For each instance type, the list of regions with capacity, keyed by the type's name.
+        type: dict
+      rulesets:
+        description:
+          - The account's firewall rulesets as the API lists them (or as P(sophia.lambda_k3s.lambda_firewall_ruleset#module) returns one).
+        type: list
+        elements: dict
+      read_at:
+        description:
+          - When RV(sophia.lambda_k3s.lambda_cluster_plan#module:snapshot.instances) were read, in seconds since the epoch.
+        type: float
 """

@@ -1,27 +1,33 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, sophia.lambda_k3s contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for playbooks/provision.yml: what a declarative cluster spec means.
+"""Filters for playbooks/provision.yml and playbooks/teardown.yml: what a cluster spec means, and what a run reports.
 
-The spec is a dict built in the playbook from the lambda_cluster_* variables (keys without the
-prefix). These decide things — which problems the spec has, which nodes it asks for and what they
-are called, where each node goes, what the cluster costs — so they live here, with unit tests,
-instead of in Jinja.
+The spec is every lambda_cluster_* variable (and, for teardown, lambda_teardown_*) the playbook
+sees. These decide things — which mistakes the spec has, which nodes it asks for and what they are
+called, what the cluster costs — so they live here, with unit tests, instead of in Jinja. Each
+filter is documented for ansible-doc in the YAML file of its name beside this one.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._launch_request import USER_DATA_MAX_BYTES, tag_problems
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError, is_live
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import RuleError, normalise_source_network, validate_rules
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.ssh_public_key import MAX_PUBLIC_KEY_LENGTH, PublicKeyError, parse_public_key
+from ansible_collections.sophia.lambda_k3s.plugins.plugin_utils._variables import Checker, Value
 
+CLUSTER_PREFIX = "lambda_cluster_"
+TEARDOWN_PREFIX = "lambda_teardown_"
+PLAYBOOKS = ("provision", "teardown")
 NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
-REGION_PATTERN = re.compile(r"^[a-z]+(-[a-z]+)*-[0-9]+$")
 MAX_CLUSTER_NAME_LENGTH = 32
 MAX_SSH_KEY_NAME_LENGTH = 64
 # Node names double as hostnames (the API allows 63 characters).
@@ -29,6 +35,51 @@ MAX_NODE_NAME_LENGTH = 63
 POOL_TAG = "k3s-pool"
 # What the admin networks may reach: SSH and the K3s API server.
 ADMIN_PORTS = ((22, "SSH"), (6443, "K3s API"))
+# Where a user reads what each variable means.
+REFERENCE = "the variables are described in playbooks/vars/cluster_example.yml"
+
+_STRINGS = Value("list", elements=Value("str"))
+_IMAGE = Value("dict", keys={"id": Value("str"), "family": Value("str")})
+# Every lambda_cluster_* variable, without the prefix, and what it may be. Required ones differ per playbook (below).
+SPEC = {
+    "name": Value("str"),
+    "regions": _STRINGS,
+    "ssh_key_name": Value("str"),
+    "ssh_public_key": Value("str", secret=True),  # a private key pasted here by mistake must never be echoed
+    "ssh_public_key_file": Value("str"),
+    "ssh_key_replace": Value("bool"),
+    "admin_networks": _STRINGS,
+    "node_pools": Value("list", elements=Value("dict", keys={
+        "name": Value("str", required=True),
+        "role": Value("str", required=True, choices=("server", "agent")),
+        "count": Value("int", required=True),
+        "instance_types": Value("list", required=True, elements=Value("str")),
+        "regions": _STRINGS,
+        "image": _IMAGE,
+        "tags": Value("dict"),
+    })),
+    "image": _IMAGE,
+    "file_systems": Value("list", elements=Value("dict", keys={"name": Value("str", required=True), "region": Value("str", required=True)})),
+    "extra_firewall_rules": Value("list", elements=Value("dict", keys={
+        "protocol": Value("str", required=True, choices=("tcp", "udp", "icmp", "all")),
+        "port_range": Value("list", elements=Value("int")),
+        "source_network": Value("str", required=True),
+        "description": Value("str"),
+    })),
+    "user_data": Value("str", secret=True),  # cloud-init carries join tokens
+    "member_names": _STRINGS,
+    "member_name_pattern": Value("str"),
+    "global_firewall": Value("str", choices=("warn", "match")),
+    "launch_interval": Value("float"),
+    "poll_interval": Value("float"),
+    "wait_timeout": Value("int"),
+}
+REQUIRED = {"provision": ("name", "regions", "ssh_key_name", "admin_networks", "node_pools"), "teardown": ("name",)}
+TEARDOWN_SPEC = {"confirm": Value("str"), "firewall_rulesets": Value("bool"), "ssh_key": Value("bool")}
+# Defaults of the optional settings: Lambda accepts one launch every 12 s, instances boot in a few minutes.
+DEFAULTS = {"ssh_key_replace": False, "global_firewall": "warn", "launch_interval": 12.0, "poll_interval": 10.0, "wait_timeout": 1200,
+            "member_names": [], "extra_firewall_rules": [], "file_systems": []}
+TEARDOWN_DEFAULTS = {"firewall_rulesets": True, "ssh_key": False}
 
 
 def node_name(cluster: str, pool: str, index: int) -> str:
@@ -36,78 +87,152 @@ def node_name(cluster: str, pool: str, index: int) -> str:
     return "%s-%s-%d" % (cluster, pool, index)
 
 
-def cluster_spec_problems(spec: dict) -> list[str]:
-    """Everything wrong with the spec beyond its types, each as a sentence; empty when it is valid."""
-    if not isinstance(spec, dict):
-        raise AnsibleFilterError("cluster_spec_problems expects the cluster spec as a dict")
-    problems = []
-    for check in (_name_problems, _region_problems, _ssh_key_problems, _network_problems, _image_problems, _pool_problems,
-                  _membership_problems):
-        problems.extend(check(spec))
-    return problems
+# -- the spec --------------------------------------------------------------------------------------
+
+def cluster_spec(variables: dict, playbook: str = "provision") -> dict:
+    """The spec the variables describe, with ``problems``: one sentence per mistake, empty when there is none.
+
+    ``variables`` maps the names of the lambda_cluster_* (and lambda_teardown_*) variables to their values.
+    Types are checked first; what types cannot say (names, region codes, CIDRs, keys, pools) only once they are right.
+    """
+    if not isinstance(variables, dict):
+        raise AnsibleFilterError("cluster_spec expects a mapping of variable names to values")
+    if playbook not in PLAYBOOKS:
+        raise AnsibleFilterError("cluster_spec's playbook must be one of %s, not %r" % (", ".join(PLAYBOOKS), playbook))
+    checker = Checker()
+    owner = "%s.yml" % playbook
+    checker.unknown_names(variables, CLUSTER_PREFIX, SPEC, owner, REFERENCE)
+    if playbook == "teardown":
+        checker.unknown_names(variables, TEARDOWN_PREFIX, TEARDOWN_SPEC, owner,
+                              "its lambda_teardown_ variables are confirm, firewall_rulesets and ssh_key")
+    values = _checked(checker, variables, CLUSTER_PREFIX, SPEC, REQUIRED[playbook], DEFAULTS)
+    teardown = _checked(checker, variables, TEARDOWN_PREFIX, TEARDOWN_SPEC, (), TEARDOWN_DEFAULTS)
+    if checker.problems:
+        return {"problems": checker.problems}
+    if playbook == "teardown":
+        return _teardown_spec(values, teardown)
+    return _provision_spec(values)
 
 
-def _name_problems(spec: dict) -> list[str]:
-    name = str(spec.get("name") or "")
+def _checked(checker: Checker, variables: dict, prefix: str, spec: dict, required: tuple, defaults: dict) -> dict:
+    values = {}
+    for key, value_spec in spec.items():
+        value_spec = Value(value_spec.kind, key in required, value_spec.elements, value_spec.keys, value_spec.choices, value_spec.secret)
+        value = checker.check(variables.get(prefix + key), value_spec, prefix + key)
+        values[key] = copy.deepcopy(defaults.get(key)) if value is None else value
+    return values
+
+
+def _provision_spec(values: dict) -> dict:
+    public_key, problems = _public_key(values)
+    for check in (_name_problems, _region_problems, _network_problems, _image_problems, _pool_problems, _membership_problems,
+                  _user_data_problems, _timing_problems):
+        problems.extend(check(values))
+    if problems:
+        return {"problems": problems}
+    return {
+        "problems": [],
+        "name": values["name"],
+        "regions": values["regions"],
+        "ssh_key_name": values["ssh_key_name"],
+        "ssh_public_key": public_key,
+        "ssh_key_replace": values["ssh_key_replace"],
+        "allowed_rules": admin_firewall_rules(values["admin_networks"]) + list(values["extra_firewall_rules"]),
+        "file_systems_by_region": _names_by_region(values["file_systems"]),
+        "member_names": values["member_names"],
+        "member_name_pattern": values["member_name_pattern"],
+        "global_firewall": values["global_firewall"],
+        "launch_interval": values["launch_interval"],
+        "poll_interval": values["poll_interval"],
+        "wait_timeout": values["wait_timeout"],
+        "wait_retries": _polls(values),
+        "nodes": cluster_nodes(values),
+    }
+
+
+def _teardown_spec(values: dict, teardown: dict) -> dict:
+    problems = _name_problems(values) + _membership_problems(values) + _timing_problems(values)
+    if teardown["ssh_key"] and not values["ssh_key_name"]:
+        problems.append("lambda_teardown_ssh_key is true, so set lambda_cluster_ssh_key_name to the key to delete.")
+    if problems:
+        return {"problems": problems}
+    regions = list(values["regions"] or []) + [region for pool in _pools(values) for region in pool.get("regions") or []]
+    return {
+        "problems": [],
+        "name": values["name"],
+        "member_names": values["member_names"],
+        "member_name_pattern": values["member_name_pattern"],
+        "ssh_key_name": values["ssh_key_name"],
+        "ruleset_regions": sorted(set(regions), key=regions.index),
+        "remove_rulesets": teardown["firewall_rulesets"],
+        "remove_ssh_key": teardown["ssh_key"],
+        "poll_interval": values["poll_interval"],
+        "wait_timeout": values["wait_timeout"],
+        "wait_retries": _polls(values),
+    }
+
+
+def _polls(values: dict) -> int:
+    """How many looks at the instance list fit in wait_timeout, one every poll_interval."""
+    return int(math.ceil(values["wait_timeout"] / max(values["poll_interval"], 0.01)))
+
+
+def _name_problems(values: dict) -> list[str]:
+    name = str(values.get("name") or "")
     if NAME_PATTERN.match(name) and len(name) <= MAX_CLUSTER_NAME_LENGTH:
         return []
     return ['lambda_cluster_name "%s" must be 1 to %d lower case letters, digits and -, starting with a letter.'
             % (name, MAX_CLUSTER_NAME_LENGTH)]
 
 
-def _region_problems(spec: dict) -> list[str]:
-    problems = []
-    if not spec.get("regions"):
-        problems.append("lambda_cluster_regions must list at least one region, most preferred first.")
-    pool_regions = [region for pool in _pools(spec) for region in pool.get("regions") or []]
-    for region in list(spec.get("regions") or []) + pool_regions:
-        if not REGION_PATTERN.match(str(region)):
-            problems.append('region "%s" is not a region code such as us-east-1.' % region)
-    return problems
-
-
-def _ssh_key_problems(spec: dict) -> list[str]:
-    problems = []
-    if not 1 <= len(str(spec.get("ssh_key_name") or "")) <= MAX_SSH_KEY_NAME_LENGTH:
-        problems.append("lambda_cluster_ssh_key_name must be 1 to %d characters." % MAX_SSH_KEY_NAME_LENGTH)
-    key, key_file = spec.get("ssh_public_key"), spec.get("ssh_public_key_file")
-    if bool(key) == bool(key_file):
-        problems.append("Set exactly one of lambda_cluster_ssh_public_key (the key) and lambda_cluster_ssh_public_key_file (a .pub file).")
-    elif key_file:
-        problems.extend(_key_file_problems(str(key_file)))
-    else:
-        problems.extend(_public_key_problems(str(key), "lambda_cluster_ssh_public_key"))
-    return problems
-
-
-def _key_file_problems(key_file: str) -> list[str]:
-    """Read the key file here, before any module sees its content: a private key given by mistake must never
-    reach a module's arguments, which Ansible shows at -vvv and ansible-runner records in its events."""
-    label = "lambda_cluster_ssh_public_key_file %s" % key_file
-    path = os.path.expanduser(key_file)
-    if not os.path.isfile(path):
-        return ["%s does not exist on the controller." % label]
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read(MAX_PUBLIC_KEY_LENGTH + 1024).decode("utf-8")
-    except UnicodeDecodeError:
-        return ["%s is not a text file; give the public key (the .pub file)." % label]
-    except OSError as error:
-        return ["%s cannot be read: %s." % (label, error.strerror or error)]
-    return _public_key_problems(text, label)
-
-
-def _public_key_problems(text: str, label: str) -> list[str]:
-    try:
-        parse_public_key(text, label=label)
-    except PublicKeyError as error:
-        return ["%s." % error]
+def _region_problems(values: dict) -> list[str]:
+    # Which region names exist is Lambda's to say: lambda_cluster_plan checks them against its catalogue.
+    if not values.get("regions"):
+        return ["lambda_cluster_regions must list at least one region, most preferred first."]
     return []
 
 
-def _network_problems(spec: dict) -> list[str]:
+def _public_key(values: dict) -> tuple:
+    """(the public key's text, or None; problems with the key and its name).
+
+    A key file is read here, before any module sees its content: a private key given by mistake must
+    never reach a module's arguments, which Ansible shows at -vvv and ansible-runner records in its events.
+    """
     problems = []
-    networks = spec.get("admin_networks") or []
+    if not 1 <= len(str(values.get("ssh_key_name") or "")) <= MAX_SSH_KEY_NAME_LENGTH:
+        problems.append("lambda_cluster_ssh_key_name must be 1 to %d characters." % MAX_SSH_KEY_NAME_LENGTH)
+    key, key_file = values.get("ssh_public_key"), values.get("ssh_public_key_file")
+    if bool(key) == bool(key_file):
+        problems.append("Set exactly one of lambda_cluster_ssh_public_key (the key) and lambda_cluster_ssh_public_key_file (a .pub file).")
+        return None, problems
+    label = "lambda_cluster_ssh_public_key_file %s" % key_file if key_file else "lambda_cluster_ssh_public_key"
+    text, problem = _read_key_file(str(key_file), label) if key_file else (str(key), None)
+    if problem is None:
+        try:
+            parse_public_key(text, label=label)
+        except PublicKeyError as error:
+            problem = "%s." % error
+    if problem is not None:
+        return None, problems + [problem]
+    return text.strip(), problems
+
+
+def _read_key_file(key_file: str, label: str) -> tuple:
+    path = os.path.expanduser(key_file)
+    if not os.path.isfile(path):
+        return None, "%s does not exist on the controller." % label
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_PUBLIC_KEY_LENGTH + 1024).decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "%s is not a text file; give the public key (the .pub file)." % label
+    except OSError as error:
+        return None, "%s cannot be read: %s." % (label, error.strerror or error)
+
+
+def _network_problems(values: dict) -> list[str]:
+    problems = []
+    networks = values.get("admin_networks") or []
     if not networks:
         problems.append("lambda_cluster_admin_networks must list the CIDRs allowed to reach SSH and the K3s API.")
     for index, network in enumerate(networks):
@@ -115,27 +240,40 @@ def _network_problems(spec: dict) -> list[str]:
             normalise_source_network(network)
         except RuleError as error:
             problems.append("lambda_cluster_admin_networks[%d]: %s." % (index, error))
-    _rules, rule_errors = validate_rules(spec.get("extra_firewall_rules") or [])
+    _rules, rule_errors = validate_rules(values.get("extra_firewall_rules") or [])
     problems.extend("lambda_cluster_extra_firewall_%s." % error for error in rule_errors)
     return problems
 
 
-def _membership_problems(spec: dict) -> list[str]:
+def _membership_problems(values: dict) -> list[str]:
     try:
-        Membership(spec.get("name"), spec.get("member_names"), spec.get("member_name_pattern"))
+        Membership(values.get("name"), values.get("member_names"), values.get("member_name_pattern"))
     except MembershipError as error:
         return ["lambda_cluster_%s" % error]
     return []
 
 
-def _image_problems(spec: dict) -> list[str]:
-    images = [spec.get("image")] + [pool.get("image") for pool in _pools(spec)]
-    return ["an image must give exactly one of id and family (got %s)." % image
-            for image in images if image and bool(image.get("id")) == bool(image.get("family"))]
+def _image_problems(values: dict) -> list[str]:
+    images = [("lambda_cluster_image", values.get("image"))]
+    images.extend(("the image of node pool %s" % pool.get("name"), pool.get("image")) for pool in _pools(values))
+    return ["%s must give exactly one of id and family." % where
+            for where, image in images if image and bool(image.get("id")) == bool(image.get("family"))]
 
 
-def _pool_problems(spec: dict) -> list[str]:
-    pools = _pools(spec)
+def _user_data_problems(values: dict) -> list[str]:
+    user_data = values.get("user_data")
+    if user_data is not None and len(user_data.encode("utf-8")) > USER_DATA_MAX_BYTES:
+        return ["lambda_cluster_user_data is larger than the API's limit of 1 MB."]
+    return []
+
+
+def _timing_problems(values: dict) -> list[str]:
+    return ["lambda_cluster_%s must be zero or more; got %s." % (key, values[key])
+            for key in ("launch_interval", "poll_interval", "wait_timeout") if values[key] < 0]
+
+
+def _pool_problems(values: dict) -> list[str]:
+    pools = _pools(values)
     if not pools:
         return ["lambda_cluster_node_pools must list at least one pool."]
     problems = []
@@ -143,7 +281,7 @@ def _pool_problems(spec: dict) -> list[str]:
     if len(set(names)) != len(names):
         problems.append("node pool names must be unique (got %s)." % ", ".join(names))
     for pool in pools:
-        problems.extend(_one_pool_problems(str(spec.get("name") or ""), pool))
+        problems.extend(_one_pool_problems(str(values.get("name") or ""), pool))
     if sum(_count(pool) for pool in pools if pool.get("role") == "server") < 1:
         problems.append("the cluster needs at least one node in a pool with role server.")
     return problems
@@ -158,6 +296,7 @@ def _one_pool_problems(cluster: str, pool: dict) -> list[str]:
         problems.append("node pool %s: count must be 0 or more." % name)
     if not pool.get("instance_types"):
         problems.append("node pool %s: instance_types must list at least one type, most preferred first." % name)
+    problems.extend("node pool %s: %s." % (name, problem) for problem in tag_problems(pool.get("tags")))
     longest = node_name(cluster, name, max(_count(pool), 1))
     if len(longest) > MAX_NODE_NAME_LENGTH:
         problems.append("node pool %s: node names such as %s are longer than the %d characters a hostname allows."
@@ -165,18 +304,18 @@ def _one_pool_problems(cluster: str, pool: dict) -> list[str]:
     return problems
 
 
-def cluster_nodes(spec: dict) -> list[dict]:
+def cluster_nodes(values: dict) -> list[dict]:
     """Every node the spec asks for: name, pool, role, instance types, regions, image and launch tags."""
     nodes = []
-    for pool in _pools(spec):
+    for pool in _pools(values):
         for index in range(1, _count(pool) + 1):
             nodes.append({
-                "name": node_name(spec["name"], pool["name"], index),
+                "name": node_name(values["name"], pool["name"], index),
                 "pool": pool["name"],
                 "role": pool["role"],
                 "instance_types": list(pool["instance_types"]),
-                "regions": list(pool.get("regions") or spec.get("regions") or []),
-                "image": pool.get("image") or spec.get("image") or None,
+                "regions": list(pool.get("regions") or values.get("regions") or []),
+                "image": pool.get("image") or values.get("image") or None,
                 "tags": dict(pool.get("tags") or {}, **{POOL_TAG: pool["name"]}),
             })
     return nodes
@@ -188,22 +327,7 @@ def admin_firewall_rules(networks: list) -> list[dict]:
             for network in networks for port, what in ADMIN_PORTS]
 
 
-def ruleset_regions(plan_results: list) -> list[str]:
-    """The regions that need the cluster's firewall ruleset, from lambda_instance check-mode results.
-
-    An existing node needs one where it is. A missing node needs one in every region it may land in:
-    rulesets attach only at launch, and the launch must stay free to fall back to the next region
-    when capacity runs out between the plan and the launch.
-    """
-    regions = []
-    for result in plan_results:
-        instance = result.get("instance") or {}
-        candidates = [(instance.get("region") or {}).get("name")] if instance else list(result["item"].get("regions") or [])
-        regions.extend(region for region in candidates if region and region not in regions)
-    return regions
-
-
-def names_by_region(items: list) -> dict:
+def _names_by_region(items: list) -> dict:
     """[{name, region}, ...] (file systems of the spec) -> {region: [names]}."""
     grouped = {}
     for item in items or []:
@@ -211,41 +335,64 @@ def names_by_region(items: list) -> dict:
     return grouped
 
 
-def cluster_summary(plan_results: list, members: list, prices: dict, cluster: str, would: bool = False,
-                    look_alikes: list | None = None) -> list[str]:
-    """A table of the spec's nodes (type, region, address, price per hour) with the total, as lines.
+def _pools(values: dict) -> list[dict]:
+    return [pool for pool in values.get("node_pools") or [] if isinstance(pool, dict)]
 
-    Members come from lambda_instance_info; a node not launched yet (check mode) is shown where the
-    plan would put it, at the price from ``prices`` ({instance type: cents per hour}). ``look_alikes``
-    (lambda_instance_info's) are named last: untagged instances the cluster leaves alone.
+
+def _count(pool: dict) -> int:
+    try:
+        return int(pool.get("count") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+# -- what the runs report --------------------------------------------------------------------------
+
+_ROW = "%-32s  %-22s  %-16s  %-15s  %9s"
+
+
+def cluster_report(plan_nodes: list, members: list, cluster: str, would: bool = False, look_alikes: list | None = None) -> list[str]:
+    """A table of the cluster's running members (type, region, address, price per hour) and what they cost together, as lines.
+
+    ``plan_nodes`` are lambda_cluster_plan's nodes; ``members`` the cluster's instances as lambda_instance_info returns them
+    (those that are not running are left out). A node not launched yet (check mode) is shown where the plan would put it.
+    Members that are no longer in the spec are shown too, and counted in the total: they still cost money.
+    ``look_alikes`` are named last: untagged instances the cluster leaves alone.
     """
-    by_name = {member.get("name"): member for member in members if member.get("name")}
-    rows = [_summary_row(result, by_name.get(result["item"]["name"]), prices) for result in plan_results]
-    row_format = "%-32s  %-22s  %-16s  %-15s  %9s"
-    lines = [row_format % ("NAME", "TYPE", "REGION", "IP", "PRICE/H")]
-    lines.extend(row_format % (name, kind, region, ip, "$%.2f" % (cents / 100.0)) for name, kind, region, ip, cents in rows)
-    total = sum(row[4] for row in rows) / 100.0
-    lines.append("%s: $%.2f per hour for %d nodes of cluster %s." % ("Would cost" if would else "Total", total, len(rows), cluster))
-    spec_names = {result["item"]["name"] for result in plan_results}
-    unmanaged = sorted(name for name in by_name if name not in spec_names)
+    running = {member.get("name"): member for member in members if is_live(member) and member.get("name")}
+    rows = [_member_row(running[node["name"]]) if node["name"] in running else _planned_row(node) for node in plan_nodes]
+    spec_names = {node["name"] for node in plan_nodes}
+    unmanaged = [member for member in members if is_live(member) and member.get("name") not in spec_names]
+    rows.extend(_member_row(member) for member in sorted(unmanaged, key=lambda member: (member.get("name") or "", member.get("id") or "")))
+    lines = _table(rows)
+    lines.append("%s: $%.2f per hour for %d nodes of cluster %s." % ("Would cost" if would else "Total", _dollars(rows), len(rows), cluster))
     if unmanaged:
-        lines.append("Also in the cluster but not in the spec (left as they are): %s." % ", ".join(unmanaged))
+        lines.append("Also in the cluster but not in the spec (left as they are): %s."
+                     % ", ".join(member.get("name") or "(unnamed) %s" % member.get("id") for member in unmanaged))
     if look_alikes:
-        lines.append(look_alikes_line(look_alikes))
+        lines.append(_look_alikes_line(look_alikes))
     return lines
 
 
-def look_alikes_line(look_alikes: list) -> str:
-    """One sentence naming untagged instances named like the cluster, which nothing acts on."""
-    return ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to include them): "
-            "%s." % ", ".join("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes))
+def teardown_report(instances: list, cluster: str, would: bool = False, look_alikes: list | None = None,
+                    ssh_key_kept: bool = True) -> list[str]:
+    """What teardown terminated (or would), what it cost per hour, the look-alikes it left and whether the SSH key stays, as lines."""
+    rows = [_member_row(instance) for instance in instances]
+    lines = ["%s %d instances of cluster %s, which cost $%.2f per hour together."
+             % ("Would terminate" if would else "Terminated", len(rows), cluster, _dollars(rows))]
+    lines.extend(_table(rows)[1:])
+    if look_alikes:
+        lines.append(_look_alikes_line(look_alikes))
+    if ssh_key_kept:
+        lines.append("The SSH key was left in place (lambda_teardown_ssh_key=true removes it).")
+    return lines
 
 
-def launch_report(launch_results: list, nodes: list) -> str:
+def launch_report(launch_results: list, plan_nodes: list) -> str:
     """Why a launch loop failed, what it launched and what it did not, as one paragraph.
 
-    ``launch_results`` are lambda_instance's loop results, cut short after an account-wide error
-    (the loop's break_when); a node with no result was never tried.
+    ``launch_results`` are lambda_instance's loop results over the nodes the plan would launch, cut short after an
+    account-wide error (the loop's break_when); a node with no result was never tried.
     """
     failed = [result for result in launch_results if result.get("failed")]
     present = {result["item"]["name"] for result in launch_results if not result.get("failed")}
@@ -256,44 +403,46 @@ def launch_report(launch_results: list, nodes: list) -> str:
         parts.append(message if name in message else "%s: %s" % (name, message))
     if any(result.get("account_wide") for result in failed):
         parts.append("That error concerns the whole Lambda Cloud account, so no further node was launched.")
+    missing = [node["name"] for node in plan_nodes if node.get("launch") and node["name"] not in present]
     parts.append("Launched in this run: %s." % (", ".join(launched) or "none"))
-    parts.append("Not launched: %s." % (", ".join(node["name"] for node in nodes if node["name"] not in present) or "none"))
+    parts.append("Not launched: %s." % (", ".join(missing) or "none"))
     parts.append("Fix the cause, then run provision.yml again: it launches only the missing nodes.")
     return " ".join(parts)
 
 
-def _summary_row(result: dict, member: dict | None, prices: dict) -> tuple:
-    if member:
-        instance_type = member.get("instance_type") or {}
-        return (member["name"], instance_type.get("name", "?"), (member.get("region") or {}).get("name", "?"),
-                member.get("ip") or "(booting)", instance_type.get("price_cents_per_hour") or 0)
-    launch = result.get("launch") or {}
-    return (result["item"]["name"], launch.get("instance_type", "?"), launch.get("region", "?"), "(new)",
-            prices.get(launch.get("instance_type"), 0))
+def _member_row(instance: dict) -> tuple:
+    instance_type = instance.get("instance_type") or {}
+    return (instance.get("name") or "(unnamed)", instance_type.get("name", "?"), (instance.get("region") or {}).get("name", "?"),
+            instance.get("ip") or "(booting)", instance_type.get("price_cents_per_hour") or 0)
 
 
-def _pools(spec: dict) -> list[dict]:
-    return [pool for pool in spec.get("node_pools") or [] if isinstance(pool, dict)]
+def _planned_row(node: dict) -> tuple:
+    launch = node.get("launch") or {}
+    return (node["name"], launch.get("instance_type", "?"), launch.get("region", "?"), "(new)", launch.get("price_cents_per_hour") or 0)
 
 
-def _count(pool: dict) -> int:
-    try:
-        return int(pool.get("count") or 0)
-    except (TypeError, ValueError):
-        return 0
+def _table(rows: list) -> list[str]:
+    return [_ROW % ("NAME", "TYPE", "REGION", "IP", "PRICE/H")] + [
+        _ROW % (name, kind, region, ip, "$%.2f" % (cents / 100.0)) for name, kind, region, ip, cents in rows]
+
+
+def _dollars(rows: list) -> float:
+    return sum(row[4] for row in rows) / 100.0
+
+
+def _look_alikes_line(look_alikes: list) -> str:
+    """One sentence naming untagged instances named like the cluster, which nothing acts on."""
+    return ("Not members, although named like the cluster (untagged; name them in lambda_cluster_member_names to include them): "
+            "%s." % ", ".join("%s (%s)" % (item.get("name"), item.get("id")) for item in look_alikes))
 
 
 class FilterModule:
-    """Filters that interpret the cluster spec of playbooks/provision.yml."""
+    """Filters that interpret the cluster spec of playbooks/provision.yml and teardown.yml, and report their runs."""
 
     def filters(self) -> dict:
         return {
-            "cluster_spec_problems": cluster_spec_problems,
-            "cluster_nodes": cluster_nodes,
-            "admin_firewall_rules": admin_firewall_rules,
-            "ruleset_regions": ruleset_regions,
-            "names_by_region": names_by_region,
-            "cluster_summary": cluster_summary,
-            "look_alikes_line": look_alikes_line,
+            "cluster_spec": cluster_spec,
+            "cluster_report": cluster_report,
+            "teardown_report": teardown_report,
             "launch_report": launch_report,
         }

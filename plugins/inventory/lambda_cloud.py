@@ -65,7 +65,7 @@ options:
       - name: LAMBDA_API_URL
   timeout:
     description:
-      - Seconds to wait for each HTTP response.
+      - Seconds to wait for each HTTP response (and for the connection to be made).
     type: float
     default: 30
   validate_certs:
@@ -75,10 +75,19 @@ options:
     default: true
   max_retries:
     description:
-      - How many times the instance list request is retried after HTTP 429, a 5xx answer, a C(provider/*) error or a network failure.
-      - Waits grow exponentially with jitter and honour C(Retry-After).
+      - How many times the instance list request is retried after HTTP 429, a 5xx answer, a C(provider/*) error, an answer that
+        did not come within O(timeout) or a connection dropped before the answer.
+      - Waits grow exponentially with jitter and honour C(Retry-After). Each retry is announced in a warning (what failed, which
+        attempt, how long the wait is), and the final error says how many attempts were made over how long.
     type: int
     default: 5
+  connect_retries:
+    description:
+      - How many times the request is retried when no connection to the API could be made at all (connection refused, host name
+        not resolved, network unreachable, no answer to the connection attempt).
+      - That usually means a wrong O(api_url) or an outage, so it gives up sooner than O(max_retries).
+    type: int
+    default: 2
   retry_max_delay:
     description:
       - Longest wait in seconds between two retries.
@@ -288,16 +297,13 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builde
     InventoryPlan,
     build_inventory,
     is_template,
-    options_with_defaults,
+    OPTION_NAMES,
     validate_options,
     without_secrets,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
-    API_KEY_ENV,
-    LambdaAPIError,
-    client_from_options,
-    key_from_environment,
-)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings import API_KEY_ENV, key_from_environment
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import client_from_options
 
 try:
     from ansible.template import trust_as_template
@@ -312,11 +318,8 @@ else:  # ansible-core >= 2.19: only trusted strings are templates, and API data 
 
 CONFIG_SUFFIXES = ("lambda_cloud.yml", "lambda_cloud.yaml")
 
-# Options handed to the API client and to the inventory builder, by name.
-CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "retry_max_delay", "request_interval")
-BUILDER_OPTIONS = ("statuses", "regions", "instance_types", "cluster", "member_names", "member_name_pattern", "whole_account", "tags",
-                   "hostnames", "duplicate_hostnames", "connect_with", "hostvars_prefix", "include_secrets", "server_name_pattern",
-                   "default_user")
+# Options handed to the API client, by name (the inventory builder's are its OPTION_NAMES).
+CLIENT_OPTIONS = ("api_url", "timeout", "validate_certs", "max_retries", "connect_retries", "retry_max_delay", "request_interval")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -361,11 +364,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- loading -------------------------------------------------------------------------
 
     def _populate(self, source: str, use_cache: bool) -> None:
-        options = {name: self.get_option(name) for name in BUILDER_OPTIONS}
+        options = {name: self.get_option(name) for name in OPTION_NAMES}
         options["cluster"] = self._templated("cluster")
         try:
             # Before the request: a mistake in the options costs no API call.
-            validate_options(options_with_defaults(options))
+            validate_options(options)
             plan = build_inventory(self._instances(source, use_cache, options["include_secrets"]), options,
                                    render=self._render_hostname, safe_group_name=self._sanitize_group_name)
         except InventoryConfigError as error:
@@ -399,7 +402,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         options.update(api_key=api_key, api_url=api_url)
         try:
             client = client_from_options(options, log=lambda line: self.display.vvv("lambda_cloud: " + line),
-                                         key_source=key_source)
+                                         notify=self.display.warning, key_source=key_source)
             instances = client.list_instances()
         except LambdaAPIError as error:
             raise AnsibleParserError(str(error)) from None

@@ -21,15 +21,23 @@ DEFAULT_SERVER_NAME_PATTERN = r"server|control"
 # a place in the cluster's firewall rules (its address may be handed to somebody else). A
 # preempted instance is reclaimed capacity and cannot be restarted, hence it counts as gone too.
 GONE_STATUSES = frozenset(("terminated", "terminating", "preempted"))
+# Of those, the statuses an instance ends in; a terminating one is still on its way there.
+FINAL_STATUSES = frozenset(("terminated", "preempted"))
 
 
 def tags_dict(instance: dict) -> dict:
-    """The instance's tags as a plain dict; malformed entries are skipped, never fatal."""
-    tags = {}
-    for entry in instance.get("tags") or []:
+    """The instance's tags as a plain dict; malformed entries are skipped, never fatal.
+
+    The API lists tags as [{key, value}]; lambda_instance_info returns them as a dict, which is taken as it is.
+    """
+    tags = instance.get("tags") or []
+    if isinstance(tags, dict):
+        return {str(key): "" if value is None else str(value) for key, value in tags.items() if key}
+    found = {}
+    for entry in tags:
         if isinstance(entry, dict) and entry.get("key"):
-            tags[str(entry["key"])] = "" if entry.get("value") is None else str(entry["value"])
-    return tags
+            found[str(entry["key"])] = "" if entry.get("value") is None else str(entry["value"])
+    return found
 
 
 def cluster_tag(instance: dict) -> str | None:
@@ -117,6 +125,14 @@ class Membership:
 def is_live(instance: dict | None) -> bool:
     """True for an instance that exists and is not terminated, terminating or preempted."""
     return bool(instance) and instance.get("status") not in GONE_STATUSES
+
+
+def lifecycle(instance: dict | None) -> str:
+    """Where the instance is in its life, for playbooks that wait on it: 'live' (booting, active, unhealthy or a
+    status this collection does not know), 'terminating', or 'gone' (terminated, preempted, or not listed)."""
+    if is_live(instance):
+        return "live"
+    return "gone" if not instance or instance.get("status") in FINAL_STATUSES else "terminating"
 
 
 def k3s_role(instance: dict, server_name_pattern: str = DEFAULT_SERVER_NAME_PATTERN) -> str:

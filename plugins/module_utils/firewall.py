@@ -18,6 +18,8 @@ PORT_MIN = 1
 PORT_MAX = 65535
 MAX_DESCRIPTION_LENGTH = 128
 ALL_PORTS = [PORT_MIN, PORT_MAX]
+# The account-wide ruleset appears in the list of rulesets under this id; it belongs to no cluster and is never matched by name.
+GLOBAL_RULESET_ID = "global"
 
 
 class RuleError(ValueError):

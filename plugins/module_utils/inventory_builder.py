@@ -17,15 +17,14 @@ import re
 from typing import Callable, Optional
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import (
-    DEFAULT_SERVER_NAME_PATTERN,
     Membership,
     MembershipError,
     k3s_role,
     tags_dict,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_types import gpu_facts
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import SECRET_INSTANCE_FIELDS
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import without_secrets as instance_without_secrets
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_facts import SECRET_INSTANCE_FIELDS
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_facts import without_secrets as instance_without_secrets
 
 TOP_GROUP = "lambda"
 CLUSTER_GROUP = "k3s_cluster"
@@ -40,23 +39,12 @@ DUPLICATE_POLICIES = ("suffix_id", "error", "skip")
 # How many characters of the instance id make a duplicate name distinct; the full id is the fallback.
 ID_SUFFIX_LENGTH = 8
 
-DEFAULTS = {
-    "statuses": ["active"],
-    "regions": [],
-    "instance_types": [],
-    "cluster": None,
-    "member_names": [],
-    "member_name_pattern": None,
-    "whole_account": False,
-    "tags": {},
-    "hostnames": ["name", "id"],
-    "duplicate_hostnames": "suffix_id",
-    "connect_with": "public_ip",
-    "hostvars_prefix": "lambda_",
-    "include_secrets": False,
-    "server_name_pattern": DEFAULT_SERVER_NAME_PATTERN,
-    "default_user": "ubuntu",
-}
+# The options the builder takes, every one of them always given: their defaults are documented once, in the
+# plugin's DOCUMENTATION (ansible-doc -t inventory sophia.lambda_k3s.lambda_cloud), from which the plugin and
+# inventories/lambda.py get them.
+OPTION_NAMES = ("statuses", "regions", "instance_types", "cluster", "member_names", "member_name_pattern", "whole_account", "tags",
+                "hostnames", "duplicate_hostnames", "connect_with", "hostvars_prefix", "include_secrets", "server_name_pattern",
+                "default_user")
 
 # render(template, variables) -> text, for hostname preferences written as Jinja templates.
 Renderer = Callable[[str, dict], Optional[str]]
@@ -101,15 +89,6 @@ class InventoryPlan:
             self.groups.append(name)
 
 
-def options_with_defaults(options: dict | None) -> dict:
-    """The builder's options: every key of DEFAULTS, None meaning 'use the default'."""
-    merged = dict(DEFAULTS)
-    for key, value in (options or {}).items():
-        if value is not None:
-            merged[key] = value
-    return merged
-
-
 def membership(options: dict) -> Membership:
     """The cluster the options choose (cluster, member_names, member_name_pattern, whole_account)."""
     try:
@@ -120,6 +99,9 @@ def membership(options: dict) -> Membership:
 
 def validate_options(options: dict) -> None:
     """Raise InventoryConfigError for option values that would otherwise fail obscurely later."""
+    missing = [name for name in OPTION_NAMES if name not in options]
+    if missing:
+        raise InventoryConfigError("The inventory builder needs every option; %s are missing." % ", ".join(missing))
     membership(options)
     if options["connect_with"] not in CONNECT_WITH_FIELDS:
         raise InventoryConfigError("connect_with must be one of %s, not %r." % (", ".join(CONNECT_WITH_FIELDS), options["connect_with"]))
@@ -250,7 +232,7 @@ def assign_hostnames(entries: list[tuple[dict, dict]], options: dict, render: Re
     with 'skip' all are left out, with 'error' the load fails.
     """
     warnings = warnings if warnings is not None else []
-    preferences = list(options["hostnames"] or DEFAULTS["hostnames"])
+    preferences = list(options["hostnames"] or [])
     by_name: dict[str, list[tuple[dict, dict]]] = {}
     for instance, variables in entries:
         by_name.setdefault(_preferred_hostname(instance, variables, preferences, render), []).append((instance, variables))
@@ -288,14 +270,13 @@ def _host_groups(variables: dict, options: dict, member: bool) -> list[str]:
     return groups
 
 
-def build_inventory(instances: list, options: dict | None = None, render: Renderer | None = None,
+def build_inventory(instances: list, options: dict, render: Renderer | None = None,
                     safe_group_name: Callable[[str], str] = lambda name: name) -> InventoryPlan:
     """The whole inventory for an instance list: filter, name, group and describe every host.
 
     ``safe_group_name`` turns raw names such as 'region_us-east-1' into valid Ansible group
     names; the plugin passes Ansible's own sanitiser so both entry points follow its rules.
     """
-    options = options_with_defaults(options)
     validate_options(options)
     plan = InventoryPlan()
     for group in (TOP_GROUP, CLUSTER_GROUP) + tuple(ROLE_GROUPS.values()):

@@ -8,16 +8,11 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import Membership, MembershipError
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    DEFAULT_API_URL,
-    DEFAULT_REQUEST_INTERVAL,
-    REQUEST_INTERVAL_ENV,
-    LambdaAPIError,
-    LambdaClient,
-    client_from_options,
-)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import DEFAULT_REQUEST_INTERVAL, REQUEST_INTERVAL_ENV
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_retry import DEFAULT_CONNECT_RETRIES, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_MAX_DELAY
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings import API_KEY_ENV, API_URL_ENV, DEFAULT_API_URL, DEFAULT_TIMEOUT
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaClient, client_from_options
 
 
 def lambda_argument_spec(**extra) -> dict:
@@ -25,10 +20,11 @@ def lambda_argument_spec(**extra) -> dict:
     spec = dict(
         api_key=dict(type="str", no_log=True, fallback=(env_fallback, [API_KEY_ENV])),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, [API_URL_ENV])),
-        timeout=dict(type="float", default=30),
+        timeout=dict(type="float", default=DEFAULT_TIMEOUT),
         validate_certs=dict(type="bool", default=True),
-        max_retries=dict(type="int", default=5),
-        retry_max_delay=dict(type="float", default=30),
+        max_retries=dict(type="int", default=DEFAULT_MAX_RETRIES),
+        connect_retries=dict(type="int", default=DEFAULT_CONNECT_RETRIES),
+        retry_max_delay=dict(type="float", default=DEFAULT_RETRY_MAX_DELAY),
         request_interval=dict(type="float", default=DEFAULT_REQUEST_INTERVAL, fallback=(env_fallback, [REQUEST_INTERVAL_ENV])),
     )
     spec.update(extra)
@@ -41,6 +37,16 @@ def membership_argument_spec() -> dict:
         member_names=dict(type="list", elements="str"),
         member_name_pattern=dict(type="str"),
     )
+
+
+def snapshot_argument_spec() -> dict:
+    """The snapshot option of the sophia.lambda_k3s.lambda_cloud.snapshot doc fragment."""
+    return dict(type="dict", options=dict(
+        instances=dict(type="list", elements="dict"),
+        capacity=dict(type="dict"),
+        rulesets=dict(type="list", elements="dict"),
+        read_at=dict(type="float"),
+    ))
 
 
 def membership_for(module) -> Membership:
@@ -56,7 +62,9 @@ def client_for(module, **overrides) -> LambdaClient:
     options = dict(module.params)
     options.update(overrides)
     try:
-        return client_from_options(options, key_source="the api_key option or the %s environment variable" % API_KEY_ENV)
+        # Retries are announced as warnings, the one channel a module has to every verbosity.
+        return client_from_options(options, notify=module.warn,
+                                   key_source="the api_key option or the %s environment variable" % API_KEY_ENV)
     except LambdaAPIError as error:
         fail_for(module, error)
 

@@ -21,11 +21,14 @@ description:
     protocol and port from the member's public IP. Members are found as the inventory finds them
     (the C(k3s-cluster) tag, plus untagged instances named in O(member_names) or matching O(member_name_pattern)).
     An untagged instance whose name merely starts with C(<cluster>-) is not trusted.
+  - Given O(snapshot), the module takes the rulesets and the instances from it instead of reading them (a ruleset it
+    creates is still looked for by reading, should the answer to the creation be lost).
 author:
   - sophia.lambda_k3s contributors (@sophia-ai)
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
   - sophia.lambda_k3s.lambda_cloud.membership
+  - sophia.lambda_k3s.lambda_cloud.snapshot
   - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
@@ -174,24 +177,25 @@ firewall_ruleset:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import (
+    GLOBAL_RULESET_ID,
     member_rules,
     same_rules,
     sorted_rules,
     validate_rules,
     without_duplicates,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
     client_for,
     fail_for,
     lambda_argument_spec,
     membership_argument_spec,
     membership_for,
+    snapshot_argument_spec,
 )
 
 MAX_NAME_LENGTH = 64
 IN_USE_CODE = "firewall-rulesets/firewall-ruleset-in-use"
-GLOBAL_RULESET_ID = "global"
 
 
 def region_of(ruleset: dict) -> str:
@@ -226,14 +230,21 @@ class RulesetManager:
         self.region = module.params["region"]
         self.membership = membership
         self.changed = False
+        # What an earlier step read (lambda_cluster_plan's snapshot, or the rulesets an earlier pass returned).
+        self._snapshot = module.params["snapshot"] or {}
 
-    def matching(self) -> list:
-        return [ruleset for ruleset in self.client.list_firewall_rulesets()
+    def matching(self, read: bool = False) -> list:
+        """The rulesets with this name in this region: from the snapshot, unless it has none or ``read`` asks for the API's."""
+        rulesets = self._snapshot.get("rulesets")
+        if read or rulesets is None:
+            rulesets = self.client.list_firewall_rulesets()
+        return [ruleset for ruleset in rulesets
                 if ruleset.get("id") != GLOBAL_RULESET_ID and ruleset.get("name") == self.name and region_of(ruleset) == self.region]
 
     def desired_rules(self, rules: list) -> list:
         if self.membership.chosen:
-            rules = rules + member_rules(self.client.list_instances(), self.membership)
+            instances = self._snapshot.get("instances")
+            rules = rules + member_rules(self.client.list_instances() if instances is None else instances, self.membership)
         return without_duplicates(rules)
 
     def present(self, stored: list, rules: list) -> dict:
@@ -258,7 +269,7 @@ class RulesetManager:
             return self.client.create_firewall_ruleset(self.name, self.region, rules)
         except AmbiguousRequestError as error:
             # The answer was lost; the ruleset may exist now. Read back instead of creating a twin.
-            created = self.matching()
+            created = self.matching(read=True)
             if len(created) == 1:
                 if same_rules(created[0].get("rules"), rules):
                     return created[0]
@@ -310,6 +321,7 @@ def argument_spec() -> dict:
         rules=dict(type="list", elements="dict", options=rule_options),
         cluster=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
+        snapshot=snapshot_argument_spec(),
         **membership_argument_spec(),
     )
 

@@ -112,7 +112,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.firewall import 
     validate_rules,
     wider_rules,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
 
 

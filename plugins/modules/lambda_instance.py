@@ -20,6 +20,11 @@ description:
     B(type first) - the first instance type in each region of O(regions) in turn, then the second type, and so on.
     Pairs that the API lists without capacity are skipped; a pair whose launch is refused for lack of capacity (capacity
     taken in the meantime) is followed by the next one.
+  - A region or an instance type Lambda Cloud does not know (a typo such as C(us-east1)) fails before anything is launched, with the
+    regions or types it knows.
+  - Given O(snapshot) (what P(sophia.lambda_k3s.lambda_cluster_plan#module) read), the module takes the instances and the capacity
+    from it instead of reading them, so a playbook launching several nodes does not read the account once per node. It reads the
+    instances anyway when this controller launched an instance of that name after the snapshot was read.
   - The API launches one instance per call and accepts one launch every 12 seconds. Launches from all tasks and processes
     on the controller that use the same O(api_url) are spaced O(launch_interval) seconds apart.
   - If the answer to a launch request is lost (connection dropped, HTTP 5xx), the module does not blindly retry. It lists the
@@ -36,6 +41,7 @@ author:
 extends_documentation_fragment:
   - sophia.lambda_k3s.lambda_cloud
   - sophia.lambda_k3s.lambda_cloud.membership
+  - sophia.lambda_k3s.lambda_cloud.snapshot
   - sophia.lambda_k3s.lambda_cloud.action_group
 attributes:
   check_mode:
@@ -168,6 +174,9 @@ options:
   wait:
     description:
       - Wait until the instance is active (V(present), V(restarted)) or terminated (V(absent)).
+      - After a launch with O(wait=false), the module returns at once without reading the instance back, so RV(instance) holds only
+        its C(id) and C(name) (RV(launch) says where it went); poll P(sophia.lambda_k3s.lambda_instance_info#module) once for
+        several instances.
     type: bool
     default: true
   wait_timeout:
@@ -245,7 +254,8 @@ instance:
   description:
     - The instance as the Lambda Cloud API describes it, without C(jupyter_token) and C(jupyter_url).
     - Empty when there is no instance (after V(absent)), or in check mode when the instance would be launched.
-    - C(ip), C(private_ip) and C(hostname) are missing while the instance boots (with O(wait=false)).
+    - Only C(id) and C(name) right after a launch with O(wait=false).
+    - C(ip), C(private_ip) and C(hostname) are missing while an existing instance boots (with O(wait=false)).
   returned: always
   type: dict
   sample:
@@ -306,33 +316,35 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import GONE_STATUSES
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import (
-    INSUFFICIENT_CAPACITY,
-    KNOWN_REGIONS,
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import GONE_STATUSES, lifecycle
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import DEFAULT_LAUNCH_INTERVAL
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_facts import diff_view, without_secrets
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_match import (
     DuplicateInstancesError,
-    build_launch_request,
-    capacity_by_type,
-    describe_no_capacity,
-    diff_view,
     dying_ids,
-    launch_summary,
     match_by_id,
-    per_region,
-    option_problems,
-    placement_candidates,
-    regions_for_file_systems,
+    namesake_message,
+    not_as_requested,
     single_match,
-    unknown_instance_types,
     untagged_namesakes,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError, without_secrets
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._launch_request import build_launch_request, launch_summary, option_problems, per_region
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._placement import (
+    INSUFFICIENT_CAPACITY,
+    capacity_by_type,
+    describe_no_capacity,
+    describe_unknown,
+    placement_candidates,
+    regions_for_file_systems,
+)
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
     client_for,
     fail_for,
     lambda_argument_spec,
     membership_argument_spec,
     membership_for,
+    snapshot_argument_spec,
 )
 
 # How often one placement is launched again after its answer was lost and the instance did not
@@ -343,7 +355,7 @@ RECONCILE_LOOKS = 2
 
 
 class InstanceManager:
-    """Brings one named instance to the requested state; every decision comes from instance_launch."""
+    """Brings one named instance to the requested state; every decision comes from the module_utils helpers."""
 
     def __init__(self, module: AnsibleModule, client, scope):
         self.module = module
@@ -357,6 +369,10 @@ class InstanceManager:
         self.result = {"changed": False, "instance": {}}
         # {region: ruleset ids} from firewall_ruleset_ids_by_region.
         self._rulesets_by_region = per_region(self.params["firewall_ruleset_ids_by_region"])
+        # What an earlier step read (lambda_cluster_plan's snapshot): the parts given are not read again.
+        self._snapshot = self.params["snapshot"] or {}
+        # True once a launch request went out (whatever its answer): the name's lock then records the time.
+        self._launch_attempted = False
 
     # -- states ------------------------------------------------------------------------------
 
@@ -365,7 +381,7 @@ class InstanceManager:
         if state == "present":
             self.ensure_present()
             return self.result
-        instances = self.client.list_instances()
+        instances = self._instances()
         if self.instance_id:
             try:
                 existing, dying = match_by_id(instances, self.instance_id, self.scope)
@@ -387,16 +403,22 @@ class InstanceManager:
                 return
         else:
             # Looking for the instance and launching it happen under one lock, so two runs for the
-            # same name on this controller cannot both find it absent and both launch it.
-            with self.client.controller_lock("present", self.scope.cluster, self.name):
-                existing = self._find_existing()
-                launched_id = self._launch() if existing is None else None
+            # same name on this controller cannot both find it absent and both launch it. The lock file
+            # holds the time of the last launch of the name, which makes a snapshot read before it stale.
+            with self.client.controller_lock("present", self.scope.cluster, self.name) as lock:
+                existing = self._find_existing(launched_since=lock.read_time())
+                if existing is None:
+                    try:
+                        launched_id = self._launch()
+                    finally:
+                        if self._launch_attempted:
+                            lock.write(repr(time.time()))
             if existing is None:
-                instance = self._wait_until_active(launched_id) if self.params["wait"] else self.client.get_instance(launched_id)
-                self._set_instance(instance)
-                self._set_diff(diff_view(None, self.name), diff_view(instance, self.name))
+                self._report_launched(launched_id)
                 return
-        self._warn_if_not_as_requested(existing)
+        warning = not_as_requested(existing, self.params["instance_types"], self.params["regions"])
+        if warning:
+            self.module.warn(warning)
         if self.params["wait"] and existing.get("status") != "active" and not self.module.check_mode:
             existing = self._wait_until_active(existing["id"])
         self._set_instance(existing)
@@ -437,29 +459,39 @@ class InstanceManager:
         else:
             self._set_instance(self.client.get_instance(existing["id"]))
 
+    # -- what the module reads, unless it was given ----------------------------------------------
+
+    def _instances(self, launched_since: float = 0.0) -> list:
+        """The account's instances: the snapshot's, unless this controller launched the name after the snapshot was read."""
+        given = self._snapshot.get("instances")
+        if given is not None and launched_since <= (self._snapshot.get("read_at") or 0.0):
+            return given
+        return self.client.list_instances()
+
+    def _capacity(self) -> dict:
+        """{instance type: regions with capacity}: the snapshot's, else from the catalogue."""
+        given = self._snapshot.get("capacity")
+        return given if given is not None else capacity_by_type(self.client.list_instance_types())
+
     # -- launching -------------------------------------------------------------------------
 
-    def _find_existing(self) -> dict | None:
-        instances = self.client.list_instances()
+    def _find_existing(self, launched_since: float = 0.0) -> dict | None:
+        instances = self._instances(launched_since)
         existing = single_match(instances, self.name, self.scope)
         namesakes = untagged_namesakes(instances, self.name, self.scope) if existing is None else []
         if namesakes:
-            ids = ", ".join(item["id"] for item in namesakes)
-            self.module.fail_json(
-                msg="An untagged Lambda Cloud instance is named %s (%s) but is not a member of the cluster (%s), so it was neither adopted nor "
-                    "launched again beside it. To make it a node, name it in member_names (lambda_cluster_member_names in "
-                    "provision.yml); otherwise rename or terminate it." % (self.name, ids, self.scope.describe()), changed=False)
+            self.module.fail_json(msg=namesake_message(self.name, namesakes, self.scope), changed=False)
         return existing
 
     def _placement(self):
         """(regions, capacity by type, candidate placements in preference order) for a launch."""
         self._require_launch_options()
-        regions = self._launchable_regions()
-        capacity = capacity_by_type(self.client.list_instance_types())
-        unknown = unknown_instance_types(self.params["instance_types"], capacity)
+        capacity = self._capacity()
+        # A misspelt region or type fails here, before anything is launched, naming what Lambda Cloud knows.
+        unknown = describe_unknown(self.params["instance_types"], self.params["regions"], capacity, "asked for by %s" % self.name)
         if unknown:
-            self.module.fail_json(msg="Lambda Cloud does not offer instance type(s) %s; it offers %s."
-                                  % (", ".join(unknown), ", ".join(sorted(capacity))), changed=False)
+            self.module.fail_json(msg=" ".join(unknown), changed=False)
+        regions = self._launchable_regions()
         return regions, capacity, placement_candidates(self.params["instance_types"], regions, capacity)
 
     def _plan_launch(self) -> None:
@@ -498,6 +530,7 @@ class InstanceManager:
         """(instance id, adopted): launch once; when the answer is lost, find the instance before launching again."""
         lost = None
         for dummy in range(MAX_LOST_LAUNCHES):
+            self._launch_attempted = True
             try:
                 return self.client.launch_instance(request), False
             except AmbiguousRequestError as error:
@@ -526,6 +559,19 @@ class InstanceManager:
                 return found
         return None
 
+    def _report_launched(self, instance_id: str) -> None:
+        """The result of a launch: the active instance when waiting; otherwise only what is known without another request
+        (whoever launches several instances polls one list for all of them)."""
+        if self.params["wait"]:
+            instance = self._wait_until_active(instance_id)
+        else:
+            instance = {"id": instance_id, "name": self.name}
+        self._set_instance(instance)
+        after = diff_view(instance, self.name) if self.params["wait"] else {
+            "name": self.name, "status": "booting", "region": self.result["launch"]["region"],
+            "instance_type": self.result["launch"]["instance_type"]}
+        self._set_diff(diff_view(None, self.name), after)
+
     def _report_launch(self, placement, request: dict, skipped: list, adopted: bool) -> None:
         self.result["launch"] = {
             "region": placement.region,
@@ -542,10 +588,6 @@ class InstanceManager:
         if missing:
             self.module.fail_json(msg="No live instance is named %r %s, so it must be launched, which needs %s."
                                   % (self.name, self._where(), ", ".join(missing)))
-        unknown = [region for region in self.params["regions"] if region not in KNOWN_REGIONS]
-        if unknown:
-            self.module.warn("Region(s) %s are not in the Lambda Cloud API's list of regions; check the spelling."
-                             % ", ".join(unknown))
 
     def _launchable_regions(self) -> list:
         """The requested regions, narrowed to those firewall_ruleset_ids_by_region covers and to the one
@@ -576,14 +618,6 @@ class InstanceManager:
                                   % (self.name, ", ".join(sorted(holding)), ", ".join(regions)), changed=False)
         return narrowed
 
-    def _warn_if_not_as_requested(self, instance: dict) -> None:
-        region = (instance.get("region") or {}).get("name")
-        type_name = (instance.get("instance_type") or {}).get("name")
-        if (self.params["regions"] and region not in self.params["regions"]) or (
-                self.params["instance_types"] and type_name not in self.params["instance_types"]):
-            self.module.warn("Instance %s (%s) exists as %s in %s, which is not among the requested types/regions; "
-                             "it is left as it is." % (self.name, instance.get("id"), type_name, region))
-
     # -- waiting and results -----------------------------------------------------------------
 
     def _wait_until_active(self, instance_id: str) -> dict:
@@ -613,7 +647,7 @@ def _is_settled(instance: dict | None) -> bool:
 
 
 def _is_gone(instance: dict | None) -> bool:
-    return instance is None or instance.get("status") in ("terminated", "preempted")
+    return lifecycle(instance) == "gone"
 
 
 def main() -> None:
@@ -645,10 +679,13 @@ def main() -> None:
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),
         poll_interval=dict(type="float", default=10),
-        launch_interval=dict(type="float", default=12),
+        launch_interval=dict(type="float", default=DEFAULT_LAUNCH_INTERVAL),
+        snapshot=snapshot_argument_spec(),
         **membership_argument_spec(),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           # instance_id only identifies an instance to terminate or restart: a launch needs a name.
+                           required_if=[("state", "present", ("name",))], required_one_of=[("name", "instance_id")])
     problems = option_problems(module.params)
     if problems:
         module.fail_json(msg="Invalid options: %s." % "; ".join(problems))

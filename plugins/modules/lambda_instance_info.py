@@ -130,6 +130,13 @@ instances:
       description: K3s role, C(server) or C(agent).
       type: str
       sample: agent
+    lifecycle:
+      description:
+        - Where the instance is in its life, C(live) (C(booting), C(active), C(unhealthy), or a status this collection does not
+          know), C(terminating), or C(gone) (C(terminated), C(preempted)). Only C(live) instances count as members of a cluster's
+          firewall and as nodes.
+      type: str
+      sample: live
     gpu_model:
       description: GPU model in lower case, or null for a CPU-only type.
       type: str
@@ -160,8 +167,8 @@ look_alikes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.cluster import is_live
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import filter_instances, instance_facts
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_facts import filter_instances, instance_facts
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import (
     client_for,
     fail_for,

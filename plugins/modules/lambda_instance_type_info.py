@@ -113,8 +113,8 @@ instance_types:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.instance_launch import filter_instance_types, instance_type_facts
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._instance_facts import filter_instance_types, instance_type_facts
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
 
 

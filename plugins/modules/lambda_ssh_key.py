@@ -109,7 +109,7 @@ ssh_key:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import client_for, fail_for, lambda_argument_spec
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.ssh_public_key import (
     PublicKeyError,
@@ -153,7 +153,9 @@ class SSHKeyManager:
             self.module.fail_json(
                 msg="The SSH key %r already exists in Lambda Cloud with different key material (stored %s, requested %s). "
                     "Replacing it would give instances launched from now on the new key while running ones keep the stored one; "
-                    "set force=true to delete and re-add it." % (self.name, fingerprint(current.get("public_key")), fingerprint(public_key)))
+                    "to replace it, set force=true (with provision.yml, the variable lambda_cluster_ssh_key_replace=true), or register "
+                    "the new key under another name (lambda_cluster_ssh_key_name)."
+                    % (self.name, fingerprint(current.get("public_key")), fingerprint(public_key)))
         self.changed = True
         if self.module.check_mode:
             return {"id": None, "name": self.name, "public_key": public_key}

@@ -67,8 +67,10 @@ def _command(playbook: str, inventory: Path, extra_vars: dict, *flags: str) -> l
 
 
 def _env(emulator: EmulatorProcess, tmp_path: Path, callback: str = "ansible.builtin.json", **overrides: str) -> dict:
-    # ansible_env points ANSIBLE_LOCAL_TEMP, where the pacing and lock files go, into the test's directory.
-    return ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK=callback, **{**emulator.environment(), **overrides})
+    # ansible_env points ANSIBLE_LOCAL_TEMP, where the pacing and lock files go, into the test's directory. The repository's
+    # ansible.cfg enables only the inventory plugins of its own sources; these tests' static inventory needs the ini one.
+    return ansible_env(tmp_path, HOME=str(tmp_path), ANSIBLE_STDOUT_CALLBACK=callback, ANSIBLE_INVENTORY_ENABLED="ansible.builtin.ini",
+                       **{**emulator.environment(), **overrides})
 
 
 def _play(emulator, tmp_path, playbook="instance_present.yml", hosts=("localhost",), *flags, request_interval: float | None = None,

@@ -7,8 +7,10 @@ output and every file the runs left (runner artifacts, the inventory cache, Ansi
 state directories) for each secret. When an option starts carrying a secret, add it to the inputs here.
 
 Secrets: the API key (as a variable, and as the content of the file LAMBDA_API_KEY_FILE names), cloud-init
-user data (where K3s join tokens go), a private key given by mistake where the public key belongs (as a
-file and inline), and the Jupyter token and URL Lambda returns for every instance.
+user data (where K3s join tokens go; also given with a wrong type, which the spec check refuses without
+showing it), a private key given by mistake where the public key belongs (as a file and inline), and the
+Jupyter token and URL Lambda returns for every instance (which lambda_cluster_plan's snapshot, passed to
+every launch and ruleset, must not carry).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class Inputs:
         self.mistaken_file = self._write("mistake_file.yml", yaml.safe_dump({"lambda_cluster_ssh_public_key_file": str(self.private_key)}))
         self.mistaken_inline = self._write("mistake_inline.yml", yaml.safe_dump({
             "lambda_cluster_ssh_public_key_file": None, "lambda_cluster_ssh_public_key": private_key_text(self.private_key_body)}))
+        # User data as a mapping instead of text: the spec check names the mistake and never the value.
+        self.mistaken_user_data = self._write("mistake_user_data.yml", yaml.safe_dump({
+            "lambda_cluster_user_data": {"write_files": [{"path": "/etc/rancher/k3s/token", "content": self.join_token}]}}))
 
     def _write(self, name: str, text: str) -> Path:
         path = self.directory / name
@@ -139,9 +144,10 @@ def test_no_secret_in_any_output_or_file(emulator: EmulatorProcess, tmp_path: Pa
 
     # A private key where the public key belongs, as a file and inline: refused before any request, and never echoed.
     emulator.clear_requests()
-    for mistake in (inputs.mistaken_file, inputs.mistaken_inline):
+    for mistake, named in ((inputs.mistaken_file, "private key"), (inputs.mistaken_inline, "private key"),
+                           (inputs.mistaken_user_data, "lambda_cluster_user_data must be a string")):
         assert not runs.playbook("playbooks/provision.yml", *spec, "-e", "@%s" % mistake)
-        assert "private key" in runs.outputs[-1]
+        assert named in runs.outputs[-1]
     assert emulator.requests() == []
 
     assert runs.playbook("playbooks/teardown.yml", *spec, "-e", "lambda_teardown_confirm=mini"), runs.outputs[-1][-5000:]

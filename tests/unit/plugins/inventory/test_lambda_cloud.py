@@ -564,3 +564,23 @@ def test_parse_config_without_a_file(lambda_emulator, monkeypatch, tmp_path):
     inventory = InventoryData()
     plugin.parse_config(inventory, DataLoader(), str(tmp_path / "lambda.py"), {"plugin": PLUGIN})
     assert sorted(inventory.hosts) == ["demo-server-1"]
+
+
+def test_the_example_configuration_sets_no_option_to_its_documented_default():
+    """Defaults live once, in the plugin's documentation: the example configuration only shows what it changes."""
+    from ansible_collections.sophia.lambda_k3s.plugins.inventory.lambda_cloud import DOCUMENTATION
+
+    documented = yaml.safe_load(DOCUMENTATION)["options"]
+    example = yaml.safe_load((REPO_ROOT / "inventories" / "lambda_cloud.yml").read_text())
+    restated = sorted(name for name, value in example.items() if name in documented and value == documented[name].get("default"))
+    assert restated == []
+
+
+def test_the_documented_client_defaults_are_the_clients():
+    """ansible-doc shows the plugin's defaults; the modules' are checked by validate-modules against their argument spec."""
+    from ansible_collections.sophia.lambda_k3s.plugins.inventory.lambda_cloud import CLIENT_OPTIONS, DOCUMENTATION
+    from ansible_collections.sophia.lambda_k3s.plugins.module_utils.module_support import lambda_argument_spec
+
+    documented = yaml.safe_load(DOCUMENTATION)["options"]
+    module_spec = lambda_argument_spec()
+    assert {name: documented[name].get("default") for name in CLIENT_OPTIONS} == {name: module_spec[name].get("default") for name in CLIENT_OPTIONS}

@@ -18,7 +18,9 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files
     lock_path,
     state_directory,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaAPIError, LambdaClient, LaunchThrottle
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import LaunchThrottle
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaClient
 
 API_URL = "https://cloud.lambda.ai/api/v1"
 NOBODY = 65534

@@ -6,19 +6,20 @@ import itertools
 import json
 
 import pytest
+import yaml
 from ansible.inventory.group import to_safe_group_name
 from lambda_emulator import default_instance_types, region
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.inventory_builder import (
-    DEFAULTS,
+    OPTION_NAMES,
     InventoryConfigError,
     assign_hostnames,
     build_inventory,
     host_variables,
     instance_matches,
-    options_with_defaults,
     without_secrets,
 )
+from ansible_collections.sophia.lambda_k3s.plugins.inventory.lambda_cloud import DOCUMENTATION
 
 TYPES = default_instance_types()
 ID_A = "aaaaaaaa000000000000000000000001"
@@ -42,8 +43,14 @@ def make_instance(instance_id=ID_A, name="demo-server-1", status="active", type_
     return {key: value for key, value in data.items() if value is not None}
 
 
+def documented_options(**overrides) -> dict:
+    """The builder's options as the plugin hands them over: its documented defaults, and ``overrides``."""
+    documented = yaml.safe_load(DOCUMENTATION)["options"]
+    return dict({name: documented[name].get("default") for name in OPTION_NAMES}, **overrides)
+
+
 def build(instances, **options):
-    return build_inventory(instances, options, safe_group_name=safe)
+    return build_inventory(instances, documented_options(**options), safe_group_name=safe)
 
 
 def hosts_by_name(plan):
@@ -52,7 +59,7 @@ def hosts_by_name(plan):
 
 class TestHostVariables:
     def test_every_documented_variable_with_the_prefix(self):
-        variables = host_variables(make_instance(tags={"env": "dev"}), options_with_defaults({}))
+        variables = host_variables(make_instance(tags={"env": "dev"}), documented_options())
         assert variables == {
             "lambda_id": ID_A,
             "lambda_name": "demo-server-1",
@@ -72,25 +79,25 @@ class TestHostVariables:
         }
 
     def test_gh200_is_arm64(self):
-        variables = host_variables(make_instance(type_name="gpu_1x_gh200"), options_with_defaults({}))
+        variables = host_variables(make_instance(type_name="gpu_1x_gh200"), documented_options())
         assert (variables["lambda_arch"], variables["lambda_gpu_model"]) == ("arm64", "gh200")
 
     def test_custom_prefix_never_touches_reserved_names(self):
-        variables = host_variables(make_instance(), options_with_defaults({"hostvars_prefix": "lc_"}))
+        variables = host_variables(make_instance(), documented_options(**{"hostvars_prefix": "lc_"}))
         assert "lc_name" in variables and "lc_tags" in variables
         assert not {"name", "tags", "lambda_name"} & set(variables)
 
     def test_missing_optional_fields_are_null_not_absent(self):
         bare = {"id": ID_A, "status": "booting"}
-        variables = host_variables(bare, options_with_defaults({}))
-        assert set(variables) == set(host_variables(make_instance(), options_with_defaults({})))
+        variables = host_variables(bare, documented_options())
+        assert set(variables) == set(host_variables(make_instance(), documented_options()))
         assert variables["lambda_ip"] is None and variables["lambda_name"] is None and variables["lambda_region"] is None
         assert variables["lambda_tags"] == {} and variables["lambda_gpu_count"] == 0
 
     def test_odd_shapes_do_not_crash(self):
         odd = {"id": ID_A, "name": "", "status": None, "region": "us-west-1", "instance_type": "gpu_1x_a10", "tags": None,
                "ip": "", "price_cents_per_hour": "free"}
-        variables = host_variables(odd, options_with_defaults({}))
+        variables = host_variables(odd, documented_options())
         assert variables["lambda_region"] == "us-west-1"
         assert variables["lambda_instance_type"] == "gpu_1x_a10"
         assert variables["lambda_gpu_model"] == "a10"
@@ -98,14 +105,14 @@ class TestHostVariables:
         assert variables["lambda_price_cents_per_hour"] is None
 
     def test_secrets_only_when_asked(self):
-        assert not any("jupyter" in key for key in host_variables(make_instance(), options_with_defaults({})))
-        with_secrets = host_variables(make_instance(), options_with_defaults({"include_secrets": True}))
+        assert not any("jupyter" in key for key in host_variables(make_instance(), documented_options()))
+        with_secrets = host_variables(make_instance(), documented_options(**{"include_secrets": True}))
         assert with_secrets["lambda_jupyter_token"] == "03b7d30d9d3e4d8fa41657bc0d478c1b"
         assert with_secrets["lambda_jupyter_url"].startswith("https://jupyter-")
 
     def test_json_serialisable(self):
         for type_name in TYPES:
-            json.dumps(host_variables(make_instance(type_name=type_name, tags={"a": "b"}), options_with_defaults({"include_secrets": True})))
+            json.dumps(host_variables(make_instance(type_name=type_name, tags={"a": "b"}), documented_options(**{"include_secrets": True})))
 
 
 class TestWithoutSecrets:
@@ -136,12 +143,12 @@ class TestFilters:
     ])
     def test_instance_matches(self, options, expected):
         instance = make_instance(tags={"env": "dev", "team": "ml"})
-        assert instance_matches(instance, options_with_defaults(options)) is expected
+        assert instance_matches(instance, documented_options(**options)) is expected
 
     def test_unknown_status_is_kept_only_when_all_statuses_are_wanted(self):
         odd = make_instance(status="contactable")
-        assert not instance_matches(odd, options_with_defaults({}))
-        assert instance_matches(odd, options_with_defaults({"statuses": []}))
+        assert not instance_matches(odd, documented_options())
+        assert instance_matches(odd, documented_options(**{"statuses": []}))
         assert [host.name for host in build([odd], statuses=[]).hosts] == ["demo-server-1"]
 
 
@@ -200,12 +207,12 @@ class TestHostnames:
             calls.append(template)
             return "%s.%s" % (variables["lambda_name"], variables["lambda_region"])
 
-        plan = build_inventory([make_instance()], {"hostnames": ["{{ lambda_name }}.{{ lambda_region }}"]}, render=render)
+        plan = build_inventory([make_instance()], documented_options(hostnames=["{{ lambda_name }}.{{ lambda_region }}"]), render=render)
         assert plan.hosts[0].name == "demo-server-1.us-east-1"
         assert calls == ["{{ lambda_name }}.{{ lambda_region }}"]
 
     def test_a_template_that_renders_empty_falls_through(self):
-        plan = build_inventory([make_instance()], {"hostnames": ["{{ nothing }}", "id"]}, render=lambda template, variables: "")
+        plan = build_inventory([make_instance()], documented_options(hostnames=["{{ nothing }}", "id"]), render=lambda template, variables: "")
         assert plan.hosts[0].name == ID_A
 
     def test_duplicates_get_id_suffixes_and_no_bare_name(self):
@@ -251,7 +258,7 @@ class TestHostnames:
 
     def test_assign_hostnames_sorts_by_name(self):
         entries = [(make_instance(ID_A, "b"), {}), (make_instance(ID_B, "a"), {})]
-        assert [named[0] for named in assign_hostnames(entries, options_with_defaults({}))] == ["a", "b"]
+        assert [named[0] for named in assign_hostnames(entries, documented_options())] == ["a", "b"]
 
 
 class TestAddresses:
@@ -315,8 +322,15 @@ class TestGroups:
 
 
 class TestOptions:
-    def test_defaults_fill_missing_and_none_values(self):
-        assert options_with_defaults({"statuses": None, "connect_with": "private_ip"}) == dict(DEFAULTS, connect_with="private_ip")
+    def test_every_option_is_documented_in_the_plugin_which_holds_the_defaults(self):
+        documented = yaml.safe_load(DOCUMENTATION)["options"]
+        assert set(OPTION_NAMES) <= set(documented)
+
+    def test_a_missing_option_is_a_programming_error_named_as_such(self):
+        options = documented_options()
+        del options["statuses"]
+        with pytest.raises(InventoryConfigError, match="statuses are missing"):
+            build_inventory([make_instance()], options)
 
     @pytest.mark.parametrize(("options", "message"), [
         ({"connect_with": "ipv6"}, "connect_with"),

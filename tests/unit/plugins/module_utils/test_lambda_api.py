@@ -7,21 +7,15 @@ schedules are checked exactly and the suite stays fast.
 from __future__ import annotations
 
 import random
+import re
 import socket
 
 import pytest
 from lambda_emulator import Fault
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
-    DEFAULT_API_URL,
-    AmbiguousRequestError,
-    LambdaAPIError,
-    LambdaClient,
-    RetryPolicy,
-    client_from_options,
-    describe_error,
-    parse_retry_after,
-)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_retry import RetryPolicy
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaClient
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0c2VtdWxhdG9ya2V5Zm9ydGVzdHNvbmx5MDEyMzQ1 deploy"
 LAUNCH = {"region_name": "us-east-1", "instance_type_name": "gpu_1x_a10", "ssh_key_names": ["deploy"], "name": "demo-agent-1"}
@@ -74,48 +68,6 @@ def assert_key_hidden(key, error=None, lines=()):
 
 
 # -- configuration -------------------------------------------------------------------------
-
-
-class TestClientFromOptions:
-    def test_environment_fallback(self, monkeypatch, lambda_emulator):
-        monkeypatch.setenv("LAMBDA_API_KEY", lambda_emulator.api_key)
-        monkeypatch.setenv("LAMBDA_API_URL", lambda_emulator.url)
-        client = client_from_options({})
-        assert client.api_url == lambda_emulator.url
-        assert client.key_source == "the LAMBDA_API_KEY environment variable"
-        assert client.list_instances() == []
-        assert lambda_emulator.requests()[0].auth_scheme == "bearer"
-
-    def test_options_win_over_the_environment(self, monkeypatch, lambda_emulator):
-        monkeypatch.setenv("LAMBDA_API_KEY", "secret_from_env.x")
-        monkeypatch.setenv("LAMBDA_API_URL", "http://127.0.0.1:9/api/v1")
-        client = client_from_options({"api_key": lambda_emulator.api_key, "api_url": lambda_emulator.url})
-        assert client.key_source == "the api_key option"
-        assert client.list_instances() == []
-
-    def test_defaults(self, monkeypatch):
-        monkeypatch.delenv("LAMBDA_API_URL", raising=False)
-        client = client_from_options({"api_key": "secret_x.y", "timeout": None, "max_retries": None})
-        assert client.api_url == DEFAULT_API_URL
-        assert (client.timeout, client.retry.max_retries, client.retry.max_delay, client.validate_certs) == (30.0, 5, 30.0, True)
-
-    def test_no_key(self, monkeypatch):
-        monkeypatch.delenv("LAMBDA_API_KEY", raising=False)
-        with pytest.raises(LambdaAPIError, match="No Lambda Cloud API key.*LAMBDA_API_KEY"):
-            client_from_options({})
-
-    def test_a_key_with_whitespace_inside_is_refused_without_echoing_it(self):
-        with pytest.raises(LambdaAPIError, match="whitespace") as raised:
-            client_from_options({"api_key": "secret_abc def"})
-        assert "secret_abc" not in str(raised.value)
-
-    def test_surrounding_whitespace_is_trimmed(self, lambda_emulator):
-        client = client_from_options({"api_key": " %s\n" % lambda_emulator.api_key, "api_url": lambda_emulator.url})
-        assert client.list_instances() == []
-
-    def test_url_scheme_is_checked(self):
-        with pytest.raises(LambdaAPIError, match="https://"):
-            client_from_options({"api_key": "secret_x.y", "api_url": "cloud.lambda.ai/api/v1"})
 
 
 # -- authentication errors -----------------------------------------------------------------
@@ -230,6 +182,45 @@ class TestRetries:
             client.list_instances()
         assert raised.value.not_sent and len(fake_time.waits) == 2
 
+    def test_each_retry_is_announced_in_one_line(self, client, lambda_emulator, fake_time):
+        announced = []
+        lambda_emulator.add_fault(Fault.server_error(503, path="/instances", times=2))
+        assert client(notify=announced.append).list_instances() == []
+        assert len(announced) == 2 == len(fake_time.waits)
+        for number, (line, wait) in enumerate(zip(announced, fake_time.waits), start=1):
+            assert re.fullmatch(r"Lambda Cloud API: GET /instances: HTTP 503 global/internal-error; attempt %d of 4 failed, "
+                                r"trying again in [0-9.]+ s\." % number, line), line
+            assert abs(float(line.rsplit(" ", 2)[1]) - wait) <= 0.05
+
+    def test_the_final_error_says_how_many_attempts_over_how_long(self, client, lambda_emulator, fake_time):
+        lambda_emulator.add_fault(Fault(kind="error", status=502, path="/instances", times=20, retry_after=2))
+        with pytest.raises(LambdaAPIError) as raised:
+            client().list_instances()
+        assert str(raised.value).endswith("(gave up after 4 attempts in 6.0 s)")
+
+    def test_an_error_that_is_not_retried_says_nothing_about_attempts(self, client, lambda_emulator):
+        with pytest.raises(LambdaAPIError) as raised:
+            client(api_key="secret_wrong.key").list_instances()
+        assert "attempt" not in str(raised.value)
+
+    def test_no_connection_gives_up_sooner_than_a_slow_answer(self, client, lambda_emulator, tmp_path):
+        """Against a closed loopback port the client stops after connect_retries; a slow answer gets max_retries."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        announced = []
+        closed = LambdaClient("secret_x.y", api_url="http://127.0.0.1:%d/api/v1" % port, request_interval=0, state_dir=str(tmp_path),
+                              retry=RetryPolicy(max_retries=4, connect_retries=1, base_delay=0.01), notify=announced.append)
+        with pytest.raises(LambdaAPIError, match=r"Could not reach .*\(gave up after 2 attempts in [0-9.]+ s\)$"):
+            closed.list_instances()
+        assert closed.request_count == 2 and len(announced) == 1 and "attempt 1 of 2 failed" in announced[0]
+
+        lambda_emulator.add_fault(Fault.slow(1.0, path="/instances", times=10))
+        slow = client(timeout=0.2, retry=RetryPolicy(max_retries=2, connect_retries=0, base_delay=0.01))
+        with pytest.raises(LambdaAPIError, match=r"timed out after 0.2 s .*\(gave up after 3 attempts in"):
+            slow.list_instances()
+        assert slow.request_count == 3
+
     def test_requests_are_counted(self, client, lambda_emulator):
         lambda_emulator.add_fault(Fault.server_error(502, path="/instances", times=1))
         api = client()
@@ -325,22 +316,3 @@ class TestSecrecy:
             client().list_instances()
         assert "<redacted>" in str(raised.value)
         assert_key_hidden(key, raised.value, log_lines)
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("header", "seconds"), [("3", 3.0), (" 0 ", 0.0), ("-4", 0.0), ("soon", None), ("", None), (None, None),
-                                                 ("Thu, 01 Jan 1970 00:01:40 GMT", 40.0)])
-def test_parse_retry_after(header, seconds):
-    assert parse_retry_after(header, now=60.0) == seconds
-
-
-def test_describe_error_for_an_unknown_code_keeps_the_api_text():
-    text = describe_error("global/something-new", 418, "I am a teapot.", "Use coffee.", "the api_key option")
-    assert text == "The Lambda Cloud API answered HTTP 418 with error global/something-new: I am a teapot. Use coffee."
-
-
-def test_retry_policy_rejects_negative_retries():
-    with pytest.raises(ValueError):
-        RetryPolicy(max_retries=-1)

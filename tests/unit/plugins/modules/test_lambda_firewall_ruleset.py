@@ -7,7 +7,7 @@ import copy
 import pytest
 from unit.plugins.modules.module_harness import RecordingClient, run_with_client
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_firewall_ruleset
 
 MUTATING = ("create_firewall_ruleset", "update_firewall_ruleset", "delete_firewall_ruleset")
@@ -204,6 +204,36 @@ def test_a_replaced_member_address_is_swapped_in_the_rules():
     assert run(client, rules=[SSH], cluster="demo", **PARAMS)["changed"] is True
     networks = [rule["source_network"] for rule in client.rulesets["fw1"]["rules"]]
     assert networks == ["203.0.113.0/24", "198.51.100.9/32"]
+
+
+# -- what an earlier step read -----------------------------------------------------------------
+
+def test_a_snapshot_spares_reading_the_rulesets_and_the_instances():
+    client = FakeClient()
+    snapshot = {"rulesets": [ruleset([SSH], region="us-west-1")], "instances": [member("demo-server-1", "198.51.100.3")]}
+    result = run(client, rules=[SSH], cluster="demo", snapshot=snapshot, **PARAMS)
+    assert result["changed"] is True and [call[0] for call in client.calls] == ["create_firewall_ruleset"]
+    assert [rule["source_network"] for rule in client.mutations()[0][3]] == ["203.0.113.0/24", "198.51.100.3/32"]
+
+
+def test_a_second_pass_takes_the_first_ones_result_and_the_info_modules_instances():
+    """provision.yml's second pass: the rulesets the first pass returned, the members as lambda_instance_info lists them."""
+    client = FakeClient([ruleset([SSH])])
+    first = run(client, rules=[SSH], cluster="demo", **PARAMS)["firewall_ruleset"]
+    client.calls.clear()
+    listed = {"id": "demo-server-1-id", "name": "demo-server-1", "ip": "198.51.100.3", "status": "active", "tags": {"k3s-cluster": "demo"}}
+    result = run(client, rules=[SSH], cluster="demo", snapshot={"rulesets": [first], "instances": [listed]}, **PARAMS)
+    assert result["changed"] is True and [call[0] for call in client.calls] == ["update_firewall_ruleset"]
+    again = run(client, rules=[SSH], cluster="demo", snapshot={"rulesets": [result["firewall_ruleset"]], "instances": [listed]}, **PARAMS)
+    assert again["changed"] is False and len(client.calls) == 1
+
+
+def test_a_lost_create_answer_reads_the_rulesets_even_with_a_snapshot():
+    client = FakeClient()
+    client.lose_create_answer = True
+    result = run(client, rules=[SSH], snapshot={"rulesets": []}, **PARAMS)
+    assert result["changed"] is True and result["firewall_ruleset"]["id"] == "fw1"
+    assert [call[0] for call in client.calls] == ["create_firewall_ruleset", "list_firewall_rulesets"]
 
 
 # -- absent ----------------------------------------------------------------------------------

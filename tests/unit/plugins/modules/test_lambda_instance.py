@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -124,12 +125,16 @@ class TestPresent:
         assert result["diff"]["after"] == {"name": "demo-agent-1", "status": "active", "region": "us-east-1",
                                            "instance_type": "gpu_1x_a10"}
 
-    def test_no_wait_returns_the_booting_instance(self, lambda_emulator_factory):
+    def test_no_wait_returns_at_once_without_reading_the_instance_back(self, lambda_emulator_factory):
+        """Whoever launches several instances polls one list for all of them: a launch without waiting reads nothing back."""
         emu = lambda_emulator_factory(boot_seconds=1000)
         emu.add_ssh_key("deploy")
-        result = run(emu, wait=False)
-        assert result["changed"] is True and result["instance"]["status"] == "booting"
-        assert "ip" not in result["instance"]
+        result = run(emu, wait=False, diff=True)
+        [launched] = emu.instances()
+        assert result["changed"] is True and result["instance"] == {"id": launched["id"], "name": "demo-agent-1"}
+        assert launched["status"] == "booting" and result["diff"]["after"]["status"] == "booting"
+        assert [(record.method, record.path) for record in emu.requests()] == [
+            ("GET", "/api/v1/instances"), ("GET", "/api/v1/instance-types"), ("POST", "/api/v1/instance-operations/launch")]
 
     def test_waits_for_an_existing_booting_instance(self, lambda_emulator_factory):
         # 1 s at the fixture's time scale: long enough that a loaded machine still sees it booting first.
@@ -219,10 +224,14 @@ class TestPresent:
         assert result["failed"] and fragment in result["msg"]
         assert emu.count() == 0
 
-    def test_unknown_region_warns(self, emu):
-        result = run(emu, regions=["us-east-1", "us-east1"])
-        assert result["changed"] is True
-        assert any("us-east1" in warning for warning in result["warnings"])
+    @pytest.mark.parametrize("check_mode", [False, True])
+    def test_an_unknown_region_fails_before_any_launch_naming_the_known_ones(self, emu, check_mode):
+        result = run(emu, regions=["us-east-1", "us-east1"], check_mode=check_mode)
+        assert result["failed"] is True and result["changed"] is False and launches(emu) == 0
+        assert result["msg"].startswith("Lambda Cloud has no region us-east1 (asked for by demo-agent-1; did you mean us-east-1?); "
+                                        "its regions are ")
+        assert "us-east-1, us-east-2, us-east-3" in result["msg"]
+        assert [record.method for record in emu.requests()] == ["GET", "GET"], "only reads"
 
 
 # -- choosing where to launch --------------------------------------------------------------------
@@ -455,6 +464,56 @@ class TestRestarted:
         assert run(emu, state="restarted", wait=False)["failed"]
         assert run(emu, state="restarted")["changed"] is True
         assert emu.count("POST", "/instance-operations/restart") == 1
+
+
+# -- what an earlier step read ----------------------------------------------------------------------------
+
+def snapshot_of(emu, read_at: float) -> dict:
+    """What lambda_cluster_plan would hand on: the instances and the capacity, read now."""
+    client = LambdaClient(emu.api_key, emu.url, request_interval=0, state_dir=None)
+    capacity = {name: [region["name"] for region in item["regions_with_capacity_available"]]
+                for name, item in client.list_instance_types().items()}
+    snapshot = {"instances": client.list_instances(), "capacity": capacity, "read_at": read_at}
+    emu.clear_requests()
+    return snapshot
+
+
+class TestSnapshot:
+    def test_a_launch_with_a_snapshot_sends_only_the_launch(self, emu):
+        result = run(emu, snapshot=snapshot_of(emu, time.time()), wait=False)
+        assert result["changed"] is True and result["launch"]["region"] == "us-east-1"
+        assert [(record.method, record.path) for record in emu.requests()] == [("POST", "/api/v1/instance-operations/launch")]
+
+    def test_an_existing_instance_in_the_snapshot_costs_no_request(self, emu):
+        run(emu)
+        result = run(emu, snapshot=snapshot_of(emu, time.time()), wait=False)
+        assert result["changed"] is False and emu.count() == 0
+
+    def test_a_part_the_snapshot_lacks_is_read(self, emu):
+        snapshot = snapshot_of(emu, time.time())
+        del snapshot["capacity"]
+        assert run(emu, snapshot=snapshot, wait=False)["changed"] is True
+        assert [record.path for record in emu.requests()] == ["/api/v1/instance-types", "/api/v1/instance-operations/launch"]
+
+    def test_a_snapshot_older_than_this_controllers_last_launch_of_the_name_is_not_trusted(self, emu):
+        """Two runs planned before either launched: the second finds the first's instance instead of launching a twin."""
+        stale = snapshot_of(emu, time.time() - 60)
+        assert run(emu, snapshot=stale, wait=False)["changed"] is True
+        emu.clear_requests()
+        second = run(emu, snapshot=stale, wait=False)
+        assert second["changed"] is False and launches(emu) == 0 and len(live_named(emu)) == 1
+        assert emu.count("GET", "/instances") == 1, "the list was read again"
+
+    def test_an_unknown_region_is_found_from_the_snapshots_capacity(self, emu):
+        result = run(emu, regions=["us-east1"], snapshot=snapshot_of(emu, time.time()))
+        assert result["failed"] is True and "no region us-east1" in result["msg"] and emu.count() == 0
+
+    def test_termination_by_id_uses_the_snapshot(self, emu):
+        launched = run(emu)["instance"]["id"]
+        members = [dict(instance, tags={"k3s-cluster": "demo"}) for instance in snapshot_of(emu, time.time())["instances"]]
+        result = run(emu, state="absent", name=None, instance_id=launched, wait=False, snapshot={"instances": members})
+        assert result["changed"] is True and result["terminated_ids"] == [launched]
+        assert [(record.method, record.path) for record in emu.requests()] == [("POST", "/api/v1/instance-operations/terminate")]
 
 
 # -- secrets ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from unit.plugins.modules.module_harness import RecordingClient, run_with_client
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils import ssh_public_key
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import AmbiguousRequestError, LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import AmbiguousRequestError, LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.modules import lambda_ssh_key
 
 

@@ -1,4 +1,4 @@
-"""Where the client finds the API key when no api_key option is given, and how it says so."""
+"""The client's settings from options and the environment: where the API key comes from, and how it is checked (_api_settings)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
-    LambdaAPIError,
-    client_from_options,
-    key_from_environment,
-)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings import DEFAULT_API_URL, key_from_environment
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import client_from_options
 
 KEY = "secret_unit.keyfromfile"
 
@@ -111,3 +109,45 @@ def test_https_and_loopback_http_urls_are_accepted(url: str) -> None:
 def test_urls_that_would_expose_the_key_are_refused(url: str) -> None:
     with pytest.raises(LambdaAPIError, match="must be an https:// address"):
         client_from_options({"api_key": KEY, "api_url": url})
+
+
+class TestClientFromOptions:
+    def test_environment_fallback(self, monkeypatch, lambda_emulator):
+        monkeypatch.setenv("LAMBDA_API_KEY", lambda_emulator.api_key)
+        monkeypatch.setenv("LAMBDA_API_URL", lambda_emulator.url)
+        client = client_from_options({})
+        assert client.api_url == lambda_emulator.url
+        assert client.key_source == "the LAMBDA_API_KEY environment variable"
+        assert client.list_instances() == []
+        assert lambda_emulator.requests()[0].auth_scheme == "bearer"
+
+    def test_options_win_over_the_environment(self, monkeypatch, lambda_emulator):
+        monkeypatch.setenv("LAMBDA_API_KEY", "secret_from_env.x")
+        monkeypatch.setenv("LAMBDA_API_URL", "http://127.0.0.1:9/api/v1")
+        client = client_from_options({"api_key": lambda_emulator.api_key, "api_url": lambda_emulator.url})
+        assert client.key_source == "the api_key option"
+        assert client.list_instances() == []
+
+    def test_defaults(self, monkeypatch):
+        monkeypatch.delenv("LAMBDA_API_URL", raising=False)
+        client = client_from_options({"api_key": "secret_x.y", "timeout": None, "max_retries": None})
+        assert client.api_url == DEFAULT_API_URL
+        assert (client.timeout, client.retry.max_retries, client.retry.max_delay, client.validate_certs) == (30.0, 5, 30.0, True)
+
+    def test_no_key(self, monkeypatch):
+        monkeypatch.delenv("LAMBDA_API_KEY", raising=False)
+        with pytest.raises(LambdaAPIError, match="No Lambda Cloud API key.*LAMBDA_API_KEY"):
+            client_from_options({})
+
+    def test_a_key_with_whitespace_inside_is_refused_without_echoing_it(self):
+        with pytest.raises(LambdaAPIError, match="whitespace") as raised:
+            client_from_options({"api_key": "secret_abc def"})
+        assert "secret_abc" not in str(raised.value)
+
+    def test_surrounding_whitespace_is_trimmed(self, lambda_emulator):
+        client = client_from_options({"api_key": " %s\n" % lambda_emulator.api_key, "api_url": lambda_emulator.url})
+        assert client.list_instances() == []
+
+    def test_url_scheme_is_checked(self):
+        with pytest.raises(LambdaAPIError, match="https://"):
+            client_from_options({"api_key": "secret_x.y", "api_url": "cloud.lambda.ai/api/v1"})

@@ -11,14 +11,9 @@ import pytest
 from lambda_emulator import Fault
 
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files import lock_path
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import (
-    REQUEST_INTERVAL_ENV,
-    LambdaAPIError,
-    LambdaClient,
-    LaunchThrottle,
-    RequestPacer,
-    client_from_options,
-)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import REQUEST_INTERVAL_ENV, LaunchThrottle, RequestPacer
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils.lambda_api import LambdaClient, client_from_options
 
 API_URL = "https://cloud.lambda.ai/api/v1"
 
