@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare the controller environment in .venv: Ansible with the collections this one needs,
-# ansible-runner and PyYAML; with --test, also everything the test suites need.
+# ansible-runner, PyYAML and the lambda-k3s command; with --test, also everything the test suites need.
 # Safe to run again: it reinstalls only when pyproject.toml changed.
 set -euo pipefail
 
@@ -22,23 +22,28 @@ if [[ ! -x "$venv/bin/python" ]]; then
   "$python" -m venv "$venv"
 fi
 
-# The stamp records the pyproject.toml it was installed from and whether test extras came too.
+# The stamp records the pyproject.toml it was installed from and whether test extras came too;
+# a missing lambda-k3s command (an environment made before it existed) installs again as well.
 stamp="$venv/.sophia-lambda-k3s-installed"
 digest=$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)
 installed=$(cat "$stamp" 2>/dev/null || true)
-if [[ "$installed" != "$digest [test]" && "$installed" != "$digest $extra" ]]; then
+if [[ "$installed" != "$digest [test]" && "$installed" != "$digest $extra" || ! -x "$venv/bin/lambda-k3s" ]]; then
   say "Installing Python dependencies${extra:+ with test extras}"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  # Install the dependencies pyproject.toml declares, without building the collection as a package.
+  # Install the dependencies pyproject.toml declares
+  # (and what building the command's package needs), then the command itself.
   "$venv/bin/python" - "$repo/pyproject.toml" "${extra:+test}" > "$venv/requirements.txt" <<'PY'
 import sys, tomllib
-project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-wanted = list(project["dependencies"])
+pyproject = tomllib.load(open(sys.argv[1], "rb"))
+project = pyproject["project"]
+wanted = list(project["dependencies"]) + list(pyproject["build-system"]["requires"])
 if sys.argv[2]:
     wanted += project["optional-dependencies"][sys.argv[2]]
 print("\n".join(wanted))
 PY
   "$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt"
+  # lambda-k3s (tools/lambda_k3s_cli), editable: it runs the playbooks of this checkout, as they are.
+  "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$repo"
   echo "$digest $extra" > "$stamp"
 fi
 

@@ -1,0 +1,52 @@
+"""site.yml is five stages, each a playbook of its own (runnable alone) and a tag; nothing else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.sophia.lambda_k3s.plugins.plugin_utils.run_summary import SITE_STAGES
+
+REPO = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+
+
+def ansible_playbook(*arguments: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    return subprocess.run([str(BIN / "ansible-playbook"), *arguments, "-i", "localhost,"], cwd=REPO, capture_output=True, text=True,
+                          env=env, check=False)
+
+
+def test_site_imports_the_stages_in_order_each_with_its_tag() -> None:
+    entries = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())
+    assert [(entry["ansible.builtin.import_playbook"], entry["tags"]) for entry in entries] == [
+        ("sophia.lambda_k3s.%s" % stage, [stage]) for stage in SITE_STAGES]
+
+
+@pytest.mark.parametrize("stage", SITE_STAGES)
+def test_each_stage_runs_alone(stage: str) -> None:
+    result = ansible_playbook("playbooks/%s.yml" % stage, "--syntax-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_tag_selects_its_stage_and_the_inventory_check_always_runs() -> None:
+    result = ansible_playbook("site.yml", "--list-tasks", "--tags", "gpu")
+    assert result.returncode == 0, result.stderr
+    assert "Fail when no cluster node was found" in result.stdout, "the inventory is checked whatever the stages"
+    assert "nvidia_driver : Decide whether to adopt or install the driver" in result.stdout
+    assert "preflight : Install the base packages" not in result.stdout and "Link kubectl, crictl and ctr to k3s" not in result.stdout
+
+
+def test_the_k3s_stage_stops_first_when_a_server_dropped_out() -> None:
+    plays = yaml.safe_load((REPO / "playbooks" / "k3s.yml").read_text())
+    names = [play["name"] for play in plays]
+    guard = plays[names.index("Stop when a server dropped out of the run")]
+    assert names.index("Stop when a server dropped out of the run") < names.index("Install K3s on the servers, one at a time")
+    assert guard["hosts"] == "k3s_server:localhost" and guard["max_fail_percentage"] == 0, \
+        "the guard fails on localhost only, and its failure ends the run (any_errors_fatal would end only the play)"
