@@ -21,6 +21,7 @@ from integration.cli import (
     PLAYBOOKS,
     canned_project,
     cli_env,
+    local_env,
     run_cli,
     run_on_terminal,
     runs,
@@ -147,7 +148,7 @@ def test_deploy_refuses_a_node_that_is_not_in_the_cluster(emulator: EmulatorProc
 
 
 def test_plain_progress_shows_a_failing_host_as_it_happens_and_exits_3(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     result = run_cli(["run", str(PLAYBOOKS / "staged_run.yml"), "-i", str(LOCAL_NODES), "-e", '{"broken_nodes": ["node-2"]}'], env)
     assert result.returncode == 3, result.stdout[-3000:]
     assert "\x1b[" not in result.stdout, "a log gets no control codes"
@@ -162,7 +163,7 @@ def test_plain_progress_shows_a_failing_host_as_it_happens_and_exits_3(tmp_path:
 
 
 def test_live_progress_on_a_terminal_with_a_failing_host(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     run = run_on_terminal(["run", str(PLAYBOOKS / "staged_run.yml"), "-i", str(LOCAL_NODES), "-e", '{"broken_nodes": ["node-2"]}'], env)
     assert run.returncode == 3, run.output[-3000:]
     assert "\x1b[2K" in run.output and "\x1b[1A" in run.output, "the live view redraws in place"
@@ -173,7 +174,7 @@ def test_live_progress_on_a_terminal_with_a_failing_host(tmp_path: Path) -> None
 
 
 def test_an_interrupted_run_is_canceled_in_a_log(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     playbook = tmp_path / "slow-to-cancel.yml"
     playbook.write_text((PLAYBOOKS / "slow.yml").read_text())
     process = subprocess.Popen([str(LAMBDA_K3S), "run", str(playbook), "-i", str(LOCAL_NODES)], cwd=REPO_ROOT, env=env,
@@ -197,7 +198,7 @@ def test_an_interrupted_run_is_canceled_in_a_log(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_run_is_canceled_on_a_terminal(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     playbook = tmp_path / "slow-on-a-terminal.yml"
     playbook.write_text((PLAYBOOKS / "slow.yml").read_text())
     run = run_on_terminal(["run", str(playbook), "-i", str(LOCAL_NODES)], env,
@@ -209,7 +210,7 @@ def test_an_interrupted_run_is_canceled_on_a_terminal(tmp_path: Path) -> None:
 
 def test_status_from_published_data_as_a_table_and_as_json(tmp_path: Path) -> None:
     project = canned_project(tmp_path / "checkout")
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     common = ["--project-dir", str(project), "-i", str(LOCAL_NODES)]
     table = run_cli(["status", *common], env)
     assert table.returncode == 0, table.stdout + table.stderr
@@ -226,7 +227,7 @@ def test_status_from_published_data_as_a_table_and_as_json(tmp_path: Path) -> No
 
 def test_rollback_to_a_revision_and_to_the_previous_one(tmp_path: Path) -> None:
     project = canned_project(tmp_path / "checkout")
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     common = ["--project-dir", str(project), "-i", str(LOCAL_NODES)]
     result = run_cli(["rollback", "--revision", "3", *common], env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -238,14 +239,14 @@ def test_rollback_to_a_revision_and_to_the_previous_one(tmp_path: Path) -> None:
 def test_a_missing_published_result_is_an_error(tmp_path: Path) -> None:
     project = canned_project(tmp_path / "checkout")
     (project / "playbooks" / "status.yml").write_text("- name: Publish nothing\n  hosts: localhost\n  gather_facts: false\n  tasks: []\n")
-    result = run_cli(["status", "--project-dir", str(project), "-i", str(LOCAL_NODES)], cli_env(tmp_path))
+    result = run_cli(["status", "--project-dir", str(project), "-i", str(LOCAL_NODES)], local_env(tmp_path))
     assert result.returncode == 1
     assert "published no lambda_k3s_status" in result.stdout
 
 
 def test_only_the_newest_runs_are_kept_and_other_directories_are_left_alone(tmp_path: Path) -> None:
     project = canned_project(tmp_path / "checkout")
-    env = cli_env(tmp_path)
+    env = local_env(tmp_path)
     artifacts = Path(env["LAMBDA_K3S_STATE_DIR"]) / "runs"
     (artifacts / "keep-me").mkdir(parents=True)
     for attempt in ("first", "second", "third"):
@@ -255,7 +256,7 @@ def test_only_the_newest_runs_are_kept_and_other_directories_are_left_alone(tmp_
 
 def test_artifacts_go_where_ci_asks(tmp_path: Path) -> None:
     project = canned_project(tmp_path / "checkout")
-    env = cli_env(tmp_path, LAMBDA_K3S_ARTIFACTS_DIR=str(tmp_path / "ci-artifacts"))
+    env = local_env(tmp_path, LAMBDA_K3S_ARTIFACTS_DIR=str(tmp_path / "ci-artifacts"))
     assert run_cli(["status", "--project-dir", str(project), "-i", str(LOCAL_NODES)], env).returncode == 0
     [run] = (tmp_path / "ci-artifacts").iterdir()
     assert json.loads((run / "summary.json").read_text())["artifact_data"]["lambda_k3s_status"]["release"]["revision"] == 5

@@ -4,15 +4,16 @@ API emulator (tests/kube_emulator) with the real helm binary and the real kubern
 What this proves: the requests the plays send and the decisions they make on what the API answers - labels and taints
 patched (and nothing sent on a rerun), missing nodes and unserved GPU nodes refused by name, check mode sending only
 dry runs, the device plugin's objects, the platform release installed, upgraded, left alone when nothing changed,
-rolled back, its Secrets never printed, and the status and rollback data published for ansible-runner. What it does not
-prove: anything a real API server, kubelet or GPU does (docs/testing.md). The default, first-server path runs in the
-Molecule scenario `cluster`.
+rolled back, its Secrets never printed, and the status and rollback data published for ansible-runner and shown by the
+command line (lambda-k3s status, rollback). What it does not prove: anything a real API server, kubelet or GPU does
+(docs/testing.md). The default, first-server path runs in the Molecule scenario `cluster`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from helm_tool import HELM_VERSION, mirror
 from kube_emulator.fixtures import write_kubeconfig
 from kube_emulator.server import KubeEmulator
 
+from integration.cli import CANNED, local_env, run_cli
 from integration.helpers import REPO_ROOT, ansible_env, run_ansible
 
 pytestmark = pytest.mark.integration
@@ -89,12 +91,26 @@ class Cluster:
         return ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO_ROOT), playbook="playbooks/" + playbook,
                                   inventory=str(self.inventory()), envvars=env, extravars=extravars, quiet=True)
 
+    def cli(self, verb: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """Runs lambda-k3s on this inventory, its state (runs, artifacts) under cli/."""
+        env = local_env(self.directory / "cli")
+        return run_cli([verb, "-i", str(self.inventory()), "--progress", "plain", *arguments], env, timeout=600)
+
     def writes(self) -> list[dict]:
         return [entry for entry in self.emulator.writes() if entry["query"].get("dryRun") != "All"]
 
     def versions(self) -> dict:
         """Every object's resourceVersion: it moves only when the object really changes."""
         return {key: obj["metadata"]["resourceVersion"] for key, obj in self.emulator.objects.items()}
+
+
+def _shape(value: Any) -> Any:
+    """The keys of a published structure, recursively (a list by its first item), without the values."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
 
 
 def recap(output: str) -> str:
@@ -230,6 +246,25 @@ def test_the_platform_release_lifecycle_and_what_status_and_rollback_publish(clu
     artifacts = "".join(path.read_text(errors="replace") for path in (cluster.directory / "runner-status").rglob("*") if path.is_file())
     assert SECRET not in artifacts
     assert json.loads(json.dumps(status_data)) == status_data
+
+    # The command line reads the same data from the real plays and shows it.
+    as_json = cluster.cli("status", "--json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    assert json.loads(as_json.stdout) == status_data
+    table = cluster.cli("status")
+    assert table.returncode == 0, table.stdout + table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines() if line.split()[:1] in (["gpu-a10"], ["gpu-h100"], ["srv-1"])}
+    assert rows["gpu-h100"][1:3] == ["agent", "H100"] and "8/8" in rows["gpu-h100"] and "Ready" in rows["gpu-h100"]
+    assert rows["srv-1"][1] == "server" and "Device plugin: 2/2 ready on 2 GPU nodes" in table.stdout
+    assert "Release: sophia-platform (sophia-ai) revision 3, deployed" in table.stdout
+    rolled_back = cluster.cli("rollback", "--revision", "2", "--json")
+    assert rolled_back.returncode == 0, rolled_back.stdout + rolled_back.stderr
+    assert json.loads(rolled_back.stdout) == {"release": "sophia-platform", "from_revision": 3, "to_revision": 2}
+    outputs = "".join(path.read_text(errors="replace") for path in (cluster.directory / "cli").rglob("*") if path.is_file())
+    assert SECRET not in outputs + as_json.stdout + as_json.stderr + table.stdout + table.stderr
+    # The command line's own tests use canned playbooks in the same shape (tests/integration/canned_playbooks).
+    canned = yaml.safe_load((CANNED / "status.yml").read_text())[0]["tasks"][0]["ansible.builtin.set_stats"]["data"]["lambda_k3s_status"]
+    assert _shape(canned) == _shape(status_data)
 
 
 def test_a_failing_release_is_rolled_back_and_a_changed_chart_needs_a_new_version(cluster: Cluster, tmp_path: Path) -> None:

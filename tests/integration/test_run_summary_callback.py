@@ -16,7 +16,8 @@ INVENTORY = Path(__file__).resolve().parent / "inventory" / "local_nodes.yml"
 
 
 def run_staged(tmp_path: Path, *arguments: str) -> str:
-    env = ansible_env(tmp_path)
+    # A static YAML inventory, which the repository's ansible.cfg does not read by default.
+    env = ansible_env(tmp_path, ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml")
     result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "staged_run.yml"), "-i", str(INVENTORY), *arguments], env, cwd=REPO_ROOT)
     assert "STAGE SUMMARY" in result.stdout, result.stdout + result.stderr
     return result.stdout.split("STAGE SUMMARY", 1)[1]
@@ -47,7 +48,7 @@ def test_stages_left_out_by_tags_are_named(tmp_path: Path) -> None:
 
 
 def test_nothing_is_added_to_json_output(tmp_path: Path) -> None:
-    env = ansible_env(tmp_path, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    env = ansible_env(tmp_path, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml")
     result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "staged_run.yml"), "-i", str(INVENTORY), "-e", '{"broken_nodes": ["node-2"]}'],
                          env, cwd=REPO_ROOT)
     assert json.loads(result.stdout)["stats"]["node-2"]["failures"] == 1, "standard output is one JSON document"
