@@ -1325,7 +1325,10 @@ class LambdaEmulator:
         with self._lock:
             self.config = copy.deepcopy(self._initial_config)
             self._clock_offset = 0.0
+            # What stands behind the instances (the lab's containers) outlives a reset of the records.
+            backend = self.cloud.backend if hasattr(self, "cloud") else None
             self.cloud = CloudState(self.config, self.now)
+            self.cloud.backend = backend
             if self._initial_state:
                 self.load_state(self._initial_state)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -58,6 +59,18 @@ def docker(*arguments: str, stdin: str | None = None, check: bool = True, timeou
 def image_recipe() -> str:
     """A digest of the lab image's recipe: a changed Dockerfile builds the image again."""
     return hashlib.sha256(NODE_DOCKERFILE.read_bytes()).hexdigest()[:12]
+
+
+def ensure_engine(checkout: Path, say: Any) -> None:
+    """A Docker engine that answers, and the SSH client Ansible needs: tools/docker-engine.sh installs and starts Docker on Debian."""
+    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
+        raise DockerError("The SSH client is missing: install it (apt-get install openssh-client) and run lambda-k3s lab up again.")
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
+        return
+    say("No Docker engine answers: starting one with tools/docker-engine.sh")
+    if subprocess.run([str(checkout / "tools" / "docker-engine.sh")], check=False).returncode != 0:
+        raise DockerError("No Docker engine: tools/docker-engine.sh could not start one (it needs root on Debian); start Docker and run "
+                          "lambda-k3s lab up again.")
 
 
 def ensure_images(checkout: Path, say: Any) -> None:

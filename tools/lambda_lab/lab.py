@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from lambda_lab.containers import MAX_NODES, Addresses, ContainerBackend, DockerError, docker, ensure_images
+from lambda_lab.containers import MAX_NODES, Addresses, ContainerBackend, DockerError, ensure_engine, ensure_images
 
 SETTINGS_FILE = "lab.yml"
 SERVER_LOG = "emulator.log"
@@ -121,6 +121,7 @@ class Lab:
             return settings
         self.paths.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
+            ensure_engine(self.checkout, self.say)
             ensure_images(self.checkout, self.say)
             self.backend.ensure_network()
             settings = settings or self._new_settings(nodes, k3s, time_scale)
@@ -283,8 +284,9 @@ class Lab:
 def _role_variables(mirror: str | None) -> dict[str, Any]:
     """The roles' own variables for the lab's nodes: no GPU behind the A10 instance type, K3s from the lab's mirror."""
     variables: dict[str, Any] = {
-        # The instance type says A10, but a container has no GPU: the driver role reports that and installs nothing.
+        # The instance type says A10, but a container has no GPU: the GPU roles report that and install nothing.
         "nvidia_driver_expect_gpu": False,
+        "nvidia_container_toolkit_expect_gpu": False,
     }
     if mirror:
         variables["k3s_release_url"] = mirror
