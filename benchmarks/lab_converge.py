@@ -67,7 +67,7 @@ def emulator_requests(state: Path) -> list[dict]:
 def measure(nodes: int, env: dict[str, str], state: Path) -> dict:
     lambda_k3s(["lab", "up", "--nodes", str(nodes), "--time-scale", "1.0", "--k3s", "standin", "--network-index", NETWORK_INDEX], env)
     try:
-        provision_seconds, _ = lambda_k3s(["provision", "--progress", "plain"], env)
+        provision_seconds = lambda_k3s(["provision", "--progress", "plain"], env)[0]
         requests = [record for record in emulator_requests(state) if record.get("path", "").startswith("/api/v1")]
         floor = (nodes - 1) * LAUNCH_INTERVAL + (len(requests) - (nodes - 1)) * PACING
         first_seconds, first = lambda_k3s(["deploy", "--progress", "plain"], env)

@@ -1,8 +1,10 @@
 """End to end through the command line against the local lab, as the README's first command runs it.
 
 lambda-k3s lab up (a lab of its own: lambda-lab-e2e-*, network 10.213.61.0/24, nodes on 127.0.61.x), provision (3 nodes
-the emulator starts as node containers), deploy, a rerun that changes and restarts nothing, status, teardown, lab down;
-then: every run left its events, no secret is in any output or artifact, and no container or network of the lab is left.
+the emulator starts as node containers), deploy, a rerun that changes and restarts nothing, status, the shipped K3s
+verification, check mode, logs, failing nodes (check_the_converged_lab), teardown, lab down; then: every run left its
+events, no secret is in any output or artifact, and no container or network of the lab is left. It replaces the
+Molecule scenario pipeline, which ran the same deploys on containers of its own.
 The cluster and platform stages need a real Kubernetes API, which the lab's stand-in K3s has not: the deploy reports
 them as skipped, with the reason.
 """
@@ -12,10 +14,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from integration.cli import cli_env, run_cli, runs
 
@@ -91,7 +95,9 @@ def test_the_whole_pipeline_against_the_lab(lab_env: dict[str, str], tmp_path: P
     assert rerun["changed"] == 0, "a rerun on the converged lab changes nothing"
     assert node_invocations(containers) == started, "and restarts nothing"
 
-    lambda_k3s("status", *LAB_OPTIONS)
+    lambda_k3s("status", "--lab", LAB)
+    assert "Not checked: the nodes' Kubernetes state" in outputs[-1] and "e2e-server-1" in outputs[-1], outputs[-1][-2000:]
+    check_the_converged_lab(lambda_k3s, outputs, env)
     lambda_k3s("teardown", *LAB_OPTIONS, "--confirm", LAB)
     assert docker("ps", "-a", "--filter", "label=lambda-lab.instance", "--filter", "label=lambda-lab=%s" % LAB, "-q").strip() == "", \
         "teardown removed the node containers"
@@ -101,7 +107,7 @@ def test_the_whole_pipeline_against_the_lab(lab_env: dict[str, str], tmp_path: P
                "the lab's SSH private key": "".join((lab_dir / "id_ed25519").read_text().splitlines()[1:-1]),
                "the K3s token": k3s_token.rsplit(":", 1)[-1]}
     run_dirs = runs(env)
-    assert len(run_dirs) == 5
+    assert len(run_dirs) == 11, "every verb but status (which has no Kubernetes API to read here) left a run"
     for run_dir in run_dirs:
         assert list((run_dir / "job_events").glob("*.json")), "%s recorded its events" % run_dir.name
     artifacts = [path for run_dir in run_dirs for path in run_dir.rglob("*") if path.is_file()]
@@ -113,3 +119,56 @@ def test_the_whole_pipeline_against_the_lab(lab_env: dict[str, str], tmp_path: P
     lambda_k3s("lab", "down", "--lab", LAB)
     assert lab_leftovers() == [], "lab down left containers or networks"
     assert not lab_dir.exists(), "lab down removed the lab's files"
+
+
+def check_the_converged_lab(lambda_k3s, outputs: list[str], env: dict[str, str]) -> None:
+    """What the command does on a converged cluster, and when nodes fail: the shipped K3s verification, check mode,
+    logs, a node failing preflight while the others finish, a failed server stopping the control-plane stages, an
+    unreachable node. The failing nodes are instances seeded in the lab's emulator at the lab nodes' addresses (a
+    GH200, whose arm64 type preflight refuses on these x86_64 containers) or at an address with nothing behind it."""
+    lambda_k3s("run", "verify_k3s", *LAB_OPTIONS)
+    assert lambda_k3s("deploy", "--check", *LAB_OPTIONS)["changed"] == 0, "check mode finds nothing to change"
+
+    logs = lambda_k3s("logs", "--node", "e2e-server-1", "--service", "k3s", "--lines", "20", *LAB_OPTIONS)
+    assert list(logs["artifact_data"]["lambda_k3s_logs"]["nodes"]) == ["e2e-server-1"]
+    assert "e2e-server-1 k3s | " in outputs[-1]
+    # The stand-in K3s answers kubectl for nodes only: asked for pods, it fails, as a server without the platform could.
+    platform = lambda_k3s("logs", "--service", "platform", *LAB_OPTIONS)
+    assert platform["artifact_data"]["lambda_k3s_logs"]["platform_error"]
+    assert "Platform logs unavailable: " in outputs[-1]
+
+    seed_instances(env, [
+        {"name": "e2e-gh200-1", "instance_type": "gpu_1x_gh200", "ip": "127.0.61.11", "private_ip": "10.213.61.11",
+         "tags": {"k3s-cluster": LAB, "k3s-role": "agent"}},
+        {"name": "broken-server-1", "instance_type": "gpu_1x_gh200", "ip": "127.0.61.10", "private_ip": "10.213.61.10",
+         "tags": {"k3s-cluster": "broken", "k3s-role": "server"}},
+        {"name": "broken-agent-1", "instance_type": "cpu_4x_general", "ip": "127.0.61.11", "private_ip": "10.213.61.11",
+         "tags": {"k3s-cluster": "broken", "k3s-role": "agent"}},
+        {"name": "gone-agent-1", "instance_type": "cpu_4x_general", "ip": "127.0.61.99", "private_ip": "10.213.61.99",
+         "tags": {"k3s-cluster": "gone", "k3s-role": "agent"}},
+    ])
+    broken_node = lambda_k3s("deploy", *LAB_OPTIONS, expected=3)
+    stages = {stage["name"]: stage["state"] for stage in broken_node["stages"]}
+    assert stages == {"preflight": "failed", "gpu": "ok", "k3s": "ok", "cluster": "not selected", "platform": "not selected"}, stages
+    assert [(failure["host"], failure["stage"]) for failure in broken_node["failures"]] == [("e2e-gh200-1", "preflight")]
+    assert "is x86_64, but its instance type says arm64" in broken_node["failures"][0]["message"]
+    assert broken_node["changed"] == 0, "the other nodes finished every stage, changing nothing"
+
+    broken_server = lambda_k3s("deploy", "--cluster", "broken", *LAB_OPTIONS, expected=3)
+    stages = {stage["name"]: stage["state"] for stage in broken_server["stages"]}
+    assert (stages["preflight"], stages["k3s"]) == ("failed", "failed"), stages
+    assert [failure["host"] for failure in broken_server["failures"]] == ["broken-server-1", "localhost"]
+    assert "The control plane is not whole: broken-server-1 failed" in broken_server["failures"][1]["message"]
+
+    unreachable = lambda_k3s("deploy", "--cluster", "gone", "--stage", "preflight", *LAB_OPTIONS, expected=4)
+    assert [(failure["host"], failure["unreachable"]) for failure in unreachable["failures"]] == [("gone-agent-1", True)]
+
+
+def seed_instances(env: dict[str, str], instances: list[dict]) -> None:
+    """Instances added to the lab's emulator through its control API (no container behind them)."""
+    settings = yaml.safe_load((Path(env["LAMBDA_K3S_STATE_DIR"]) / ("lab-%s" % LAB) / "lab.yml").read_text())
+    url = settings["lambda_k3s_lab"]["api_url"].rsplit("/api/v1", 1)[0] + "/_emulator/instances"
+    request = urllib.request.Request(url, data=json.dumps([dict(instance, region="us-east-1") for instance in instances]).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200

@@ -6,6 +6,7 @@ API's URL, the key file, the SSH key, the cluster, the variables and the stages 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -120,8 +121,6 @@ def _exports(file: Path) -> str:
 
 def _print_status(console: Console, status: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        import json
-
         print(json.dumps(status, indent=2, sort_keys=True))
         return
     if not status["settings"]:
@@ -141,3 +140,17 @@ def _print_status(console: Console, status: dict[str, Any], as_json: bool) -> No
         console.print(table)
     else:
         console.print(Text("No instances yet: lambda-k3s provision%s launches the lab's cluster spec." % _lab_option(status["name"])))
+
+
+def lab_status_without_kubernetes(settings: LabSettings, console: Console, as_json: bool) -> int:
+    """status on a lab whose K3s is the stand-in: the instances as the lab's API lists them, and why the cluster's own
+    state (nodes Ready, GPUs, device plugin, release) is not read."""
+    status = Lab(settings.file.parent, name=settings.name, network_index=int(settings.lab["network_index"])).status()
+    reason = settings.skip_stages["cluster"]
+    if as_json:
+        print(json.dumps({"instances": status["instances"], "skipped": [{"stage": "status", "reason": reason}]}, indent=2, sort_keys=True))
+        return ExitCode.OK
+    _print_status(console, status, False)
+    console.print(Text("Not checked: the nodes' Kubernetes state (Ready, GPUs, device plugin, release): %s." % reason, style="yellow"),
+                  soft_wrap=True)
+    return ExitCode.OK

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lambda_k3s_cli.environment import state_dir
-from lambda_k3s_cli.lab import lab, lab_arguments
+from lambda_k3s_cli.lab import lab, lab_arguments, lab_status_without_kubernetes
 from lambda_k3s_cli.outcome import ExitCode, UsageError
 from lambda_k3s_cli.project import StageMap
 from lambda_k3s_cli.session import Session, load_spec
@@ -183,6 +183,9 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def status(args: argparse.Namespace, session: Session) -> int:
+    if session.lab and "cluster" in session.lab.skip_stages:
+        # The lab's stand-in K3s has no Kubernetes API to read: show the lab's instances and say why, not an empty table.
+        return lab_status_without_kubernetes(session.lab, session.output, args.json)
     return _show_published(args, session, "status", "lambda_k3s_status", {}, render_status)
 
 

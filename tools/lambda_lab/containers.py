@@ -277,4 +277,3 @@ class ContainerBackend:
 def _hostname(description: dict[str, Any]) -> str:
     hostname = re.sub(r"[^a-zA-Z0-9-]+", "-", description.get("name") or description["hostname"]).strip("-")
     return hostname[:63] or description["hostname"]
-

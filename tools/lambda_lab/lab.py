@@ -12,6 +12,7 @@ knows about the lab: only this configuration differs from a real account.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -185,8 +186,6 @@ class Lab:
         lines = ['VERSION = "%s"' % version if line.startswith("VERSION = ") else line for line in standin.splitlines()]
         binary.write_text("\n".join(lines) + "\n", encoding="utf-8")
         binary.chmod(0o755)
-        import hashlib
-
         digest = hashlib.sha256(binary.read_bytes()).hexdigest()
         arch = "amd64" if binary_name == "k3s" else "arm64"
         (release / ("sha256sum-%s.txt" % arch)).write_text("%s  %s\n" % (digest, binary_name), encoding="utf-8")
@@ -325,4 +324,6 @@ def _python_path_env() -> dict[str, str]:
     """The emulator and the lab are importable from tools/ (installed in editable mode, or from a plain checkout)."""
     tools = str(Path(__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH", "")
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [tools, path])))
+    # The emulator needs no Lambda key of the user's.
+    environment = {name: value for name, value in os.environ.items() if name != "LAMBDA_API_KEY"}
+    return dict(environment, PYTHONPATH=os.pathsep.join(filter(None, [tools, path])))
