@@ -24,7 +24,7 @@ from helm_tool import HELM_VERSION, mirror
 from kube_emulator.fixtures import write_kubeconfig
 from kube_emulator.server import KubeEmulator
 
-from integration.cli import CANNED, local_env, run_cli
+from integration.cli import CANNED, PLAYBOOKS, local_env, run_cli
 from integration.helpers import REPO_ROOT, ansible_env, run_ansible
 
 pytestmark = pytest.mark.integration
@@ -169,6 +169,18 @@ def test_an_inventory_node_missing_from_the_cluster_fails_before_any_change(clus
     assert status != 0
     assert "These inventory nodes are not in the cluster: gpu-h100." in output
     assert [entry for entry in cluster.writes() if entry["path"].startswith("/api/v1/nodes")] == []
+
+
+def test_a_node_that_left_the_run_earlier_is_left_out_and_the_others_are_labelled(cluster: Cluster) -> None:
+    """In site.yml a node that failed an earlier stage (here gpu-h100, never in the cluster) does not stop the labels."""
+    cluster.emulator.seed_node("srv-1")
+    cluster.emulator.seed_node("gpu-a10", gpus=1)
+    result = run_ansible(["ansible-playbook", str(PLAYBOOKS / "cluster_after_a_failure.yml"), "-i", str(cluster.inventory()),
+                          "--tags", "labels", "-e", "dropped_node=gpu-h100"], env=cluster.env(), timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "gpu-h100 dropped out in an earlier stage" in output, output[-4000:]
+    assert "not in the cluster" not in output
+    assert cluster.emulator.get("nodes", "gpu-a10")["metadata"]["labels"]["gpu-type"] == "A10"
 
 
 def test_a_gpu_node_the_device_plugin_cannot_serve_fails_naming_it(cluster: Cluster) -> None:
