@@ -138,6 +138,8 @@ def _print_status(console: Console, status: dict[str, Any], as_json: bool) -> No
         for instance in status["instances"]:
             table.add_row(*(str(instance.get(column) or "") for column in ("name", "type", "status", "ip", "private_ip")))
         console.print(table)
+    elif not status["running"] and status["containers"]:
+        console.print(Text("%d node container(s) wait: lambda-k3s lab up%s takes them back." % (len(status["containers"]), _lab_option(status["name"]))))
     else:
         console.print(Text("No instances yet: lambda-k3s provision%s launches the lab's cluster spec." % _lab_option(status["name"])))
 
