@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lambda_k3s_cli.lab import find_lab
+from lambda_k3s_cli.lab import _exports, find_lab
 from lambda_k3s_cli.outcome import UsageError
 from lambda_lab.lab import SKIPPED_WITH_STANDIN, Lab, LabError, read_settings
 
@@ -80,3 +80,11 @@ def test_a_lab_that_stopped_is_named_with_how_to_start_it(state: Path) -> None:
     written_lab(state)
     with pytest.raises(UsageError, match="The lab lab is not running .* run lambda-k3s lab up to start it again"):
         find_lab(None, None)
+
+
+def test_lab_env_prints_shell_exports_of_the_lab(state: Path) -> None:
+    lab = written_lab(state)
+    exports = _exports(lab.paths.settings).splitlines()
+    assert "export LAMBDA_K3S_CLUSTER=lab" in exports
+    assert "export LAMBDA_API_KEY_FILE=%s" % lab.paths.api_key in exports
+    assert lab.paths.api_key.read_text().strip() not in "\n".join(exports), "the key file, never the key"
