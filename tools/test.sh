@@ -104,6 +104,9 @@ PY
 }
 
 run_pytest() {
+  # The end-to-end test starts the local lab: node containers reached over SSH.
+  tools/docker-engine.sh || return 1
+  command -v ssh-keygen >/dev/null || apt_install openssh-client || return 1
   python -m pytest "${extra[@]}"
   local status=$?
   if ((status == 5)); then
@@ -116,8 +119,6 @@ run_pytest() {
 run_molecule() {
   tools/docker-engine.sh || return 1
   tools/node-image.sh >/dev/null || return 1
-  # The pipeline scenario reaches its nodes over SSH, as users do.
-  command -v ssh-keygen >/dev/null || apt_install openssh-client || return 1
   if ((${#extra[@]})); then
     molecule test "${extra[@]}"
   else

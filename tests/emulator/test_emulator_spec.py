@@ -34,9 +34,9 @@ def test_the_compact_schema_matches_lambdas_full_spec() -> None:
     full = full_spec_path()
     if not full.is_file():
         pytest.skip("Lambda's full OpenAPI document is not at %s (a plain clone has no ../shared); set LAMBDA_OPENAPI_SPEC to "
-                    "its path to check tests/lambda_emulator/openapi_compact.json for drift" % full)
+                    "its path to check tools/lambda_emulator/openapi_compact.json for drift" % full)
     assert generate(full) == COMPACT_SCHEMA_PATH.read_text(encoding="utf-8"), (
-        "openapi_compact.json is stale: run `python -m lambda_emulator.compact_schema --spec %s` from tests/" % full)
+        "openapi_compact.json is stale: run `python -m lambda_emulator.compact_schema --spec %s` from tools/" % full)
 
 
 def test_the_compact_form_keeps_constraints_and_drops_prose() -> None:

@@ -28,6 +28,8 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument("-i", "--inventory", metavar="PATH", help="the inventory (default: the checkout's inventories/lambda.py)")
     group.add_argument("--api-key-file", metavar="FILE", help="a file (mode 600) holding the Lambda Cloud API key (default: $LAMBDA_API_KEY_FILE)")
     group.add_argument("--ssh-key", metavar="FILE", help="the SSH private key for the nodes")
+    group.add_argument("--lab", nargs="?", const="lab", metavar="NAME",
+                       help="run against the local lab NAME (default lab), which is also used when no Lambda key is configured")
     group.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                        help="extra variables as for ansible-playbook: @file, key=value or JSON (repeatable)")
     group.add_argument("--artifacts-dir", metavar="DIR",

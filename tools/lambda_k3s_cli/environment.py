@@ -117,7 +117,7 @@ def api_key_file(option: str | None, required: bool) -> Iterator[dict[str, str]]
             yield {KEY_FILE_ENV: str(check_private_file(os.environ[KEY_FILE_ENV], "The API key file", KEY_FILE_ENV))}
         elif required:
             raise UsageError("No Lambda Cloud API key: put it in a file only you can read (chmod 600) and set "
-                             "LAMBDA_API_KEY_FILE to it, or pass --api-key-file.")
+                             "LAMBDA_API_KEY_FILE to it, or pass --api-key-file; without an account, start the local lab: lambda-k3s lab up.")
         else:
             yield {}
     finally:

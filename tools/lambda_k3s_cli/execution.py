@@ -61,6 +61,8 @@ class RunRequest:
     verbosity: int = 0
     stage_map: StageMap = field(default_factory=StageMap)
     not_selected: tuple[str, ...] = ()
+    # Why stages were left out, when the run was told (the lab skips what its stand-in K3s cannot serve).
+    skip_reasons: dict[str, str] = field(default_factory=dict)
     show_messages: bool = True
 
     def arguments(self) -> list[str]:
@@ -146,6 +148,9 @@ class Runs:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         summary = progress.summary()
+        for stage in summary.get("stages", []):
+            if stage["state"] == "not selected" and stage["name"] in request.skip_reasons:
+                stage["reason"] = "skipped: " + request.skip_reasons[stage["name"]]
         # Interrupted, ansible-playbook may end by itself before runner cancels it: the run was canceled all the same.
         status = "canceled" if interruption.requested.is_set() else runner.status
         code = classify(status, runner.rc if isinstance(runner.rc, int) else 1, progress.stats, summary["failures"])

@@ -28,6 +28,7 @@ from lambda_k3s_cli.environment import (
     state_dir,
 )
 from lambda_k3s_cli.execution import RunRequest, RunResult, Runs
+from lambda_k3s_cli.lab import find_lab
 from lambda_k3s_cli.outcome import ExitCode, UsageError
 from lambda_k3s_cli.project import Project
 
@@ -58,6 +59,18 @@ class Session:
         self.mode = choose_mode(args.progress, self.console)
         self.cluster = args.cluster or os.environ.get(CLUSTER_ENV) or ""
         check_extra_vars(args.extra_vars)
+        self.lab = None if args.verb_name == "lab" else find_lab(args.lab, args.api_key_file)
+        if self.lab:
+            self._use_lab()
+
+    def _use_lab(self) -> None:
+        """The lab's settings stand in for a Lambda account: its key file, SSH key, cluster and variables."""
+        lab = self.lab.lab
+        self.args.api_key_file = self.args.api_key_file or lab["api_key_file"]
+        self.args.ssh_key = self.args.ssh_key or lab["ssh_private_key_file"]
+        self.cluster = self.cluster or lab["name"]
+        self.console.print(Text("Using the local lab %s (%s): %s" % (lab["name"], self.lab.file, lab["k3s"]["note"]), style="yellow"),
+                           soft_wrap=True)
 
     # -- inventory ---------------------------------------------------------------------------------
 
@@ -94,6 +107,7 @@ class Session:
             key_elsewhere = True
         with api_key_file(self.args.api_key_file, required=needs_key and not key_elsewhere) as key_settings:
             environment = base_settings()
+            environment.update(self.lab.environment if self.lab else {})
             environment.update(key_settings)
             environment.update(ssh_settings(self.args.ssh_key, self.known_hosts))
             if self.cluster:
@@ -128,7 +142,8 @@ class Session:
     def request(self, verb: str, playbook: Path, **fields: Any) -> RunRequest:
         """A run of ``playbook`` with the options every verb shares (-e, -v)."""
         fields.setdefault("extra_vars", [])
-        fields["extra_vars"] = list(fields["extra_vars"]) + list(self.args.extra_vars)
+        lab_vars = ["@%s" % self.lab.file] if self.lab else []
+        fields["extra_vars"] = lab_vars + list(fields["extra_vars"]) + list(self.args.extra_vars)
         return RunRequest(verb=verb, playbook=playbook, verbosity=self.args.verbose, **fields)
 
     @property

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lambda_k3s_cli.environment import state_dir
+from lambda_k3s_cli.lab import lab, lab_arguments, lab_status_without_kubernetes
 from lambda_k3s_cli.outcome import ExitCode, UsageError
 from lambda_k3s_cli.project import StageMap
 from lambda_k3s_cli.session import Session, load_spec
@@ -65,7 +66,7 @@ def _since(value: str) -> str:
 
 
 def _provision_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", help="the cluster spec (format: playbooks/vars/cluster_example.yml)")
+    parser.add_argument("spec", nargs="?", help="the cluster spec (format: playbooks/vars/cluster_example.yml; default with a lab: its own)")
     parser.add_argument("--ssh-public-key", metavar="FILE", help="the public key Lambda installs on the nodes (overrides the spec's)")
     _check_options(parser)
 
@@ -79,6 +80,11 @@ def _spec_cluster(session: Session, spec: dict) -> str:
 
 
 def provision(args: argparse.Namespace, session: Session) -> int:
+    if not args.spec and session.lab:
+        # The lab's settings file is a cluster spec too; it is already among the run's extra variables.
+        args.spec = str(session.lab.file)
+    if not args.spec:
+        raise UsageError("Give the cluster spec to provision (format: playbooks/vars/cluster_example.yml).")
     spec = load_spec(args.spec)
     session.cluster = _spec_cluster(session, spec)
     variables = {}
@@ -87,7 +93,8 @@ def provision(args: argparse.Namespace, session: Session) -> int:
         if not public_key.is_file():
             raise UsageError("The SSH public key %s does not exist: check --ssh-public-key." % public_key)
         variables["lambda_cluster_ssh_public_key_file"] = str(public_key.resolve())
-    request = session.request("provision", session.project.playbook("provision"), extra_vars=["@%s" % Path(args.spec).expanduser().resolve()],
+    spec_vars = [] if session.lab and Path(args.spec).resolve() == session.lab.file.resolve() else ["@%s" % Path(args.spec).expanduser().resolve()]
+    request = session.request("provision", session.project.playbook("provision"), extra_vars=spec_vars,
                               variables=variables, check=args.check, diff=args.diff)
     return session.run(request, needs_key=True).code
 
@@ -139,7 +146,10 @@ def deploy(args: argparse.Namespace, session: Session) -> int:
     unknown = [stage for stage in args.stage + args.skip_stage if stage not in stage_map.stages]
     if unknown:
         raise UsageError("Unknown stage %s: the stages of site.yml are %s." % (", ".join(unknown), ", ".join(stage_map.stages)))
-    return _run_playbook(args, session, "deploy", playbook, stage_map, args.stage, args.skip_stage)
+    skip_reasons = {stage: reason for stage, reason in (session.lab.skip_stages if session.lab else {}).items()
+                    if stage in stage_map.stages and stage not in args.stage}
+    return _run_playbook(args, session, "deploy", playbook, stage_map, args.stage, args.skip_stage + sorted(set(skip_reasons) - set(args.skip_stage)),
+                         skip_reasons)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,11 +166,12 @@ def run(args: argparse.Namespace, session: Session) -> int:
 
 
 def _run_playbook(args: argparse.Namespace, session: Session, verb: str, playbook: Path, stage_map: StageMap,
-                  tags: list[str], skip_tags: list[str]) -> int:
+                  tags: list[str], skip_tags: list[str], skip_reasons: dict[str, str] | None = None) -> int:
     session.check_cluster_chosen()
     not_selected = tuple(stage for stage in stage_map.stages if (tags and stage not in tags) or stage in skip_tags)
     request = session.request(verb, playbook, inventory=str(session.inventory), nodes=args.node, tags=tags, skip_tags=skip_tags,
-                              check=args.check, diff=args.diff, stage_map=stage_map, not_selected=not_selected)
+                              check=args.check, diff=args.diff, stage_map=stage_map, not_selected=not_selected,
+                              skip_reasons=skip_reasons or {})
     return session.run(request, needs_key=session.lambda_inventory_options() is not None).code
 
 
@@ -172,6 +183,9 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def status(args: argparse.Namespace, session: Session) -> int:
+    if session.lab and "cluster" in session.lab.skip_stages:
+        # The lab's stand-in K3s has no Kubernetes API to read: show the lab's instances and say why, not an empty table.
+        return lab_status_without_kubernetes(session.lab, session.output, args.json)
     return _show_published(args, session, "status", "lambda_k3s_status", {}, render_status)
 
 
@@ -239,6 +253,9 @@ VERBS: tuple[Verb, ...] = (
     Verb("teardown", "terminate the cluster's instances",
          "Terminate every instance of the cluster and, by default, its firewall rulesets (playbooks/teardown.yml).",
          _teardown_arguments, teardown),
+    Verb("lab", "the local lab: the Lambda API emulator with a node container per instance (up, down, status, env)",
+         "Start the local lab (or reuse the running one), remove it, show it, or print its shell exports (docs/lab.md). With no "
+         "Lambda Cloud API key configured, the other verbs run against it.", lab_arguments, lambda args, session: lab(args, session.console)),
     Verb("run", "run another playbook of the collection (upgrade, reset, verify_k3s...)",
          "Run a playbook of the checkout with the same progress display, artifacts and exit codes.", _run_arguments, run),
 )

@@ -42,7 +42,7 @@ def test_a_missing_key_stops_before_anything_runs(capsys, clean_environment: Pat
     spec.write_text("lambda_cluster_name: demo\n")
     error = bad_input(capsys, "provision", str(spec))
     assert error.endswith("No Lambda Cloud API key: put it in a file only you can read (chmod 600) and set LAMBDA_API_KEY_FILE to it, "
-                          "or pass --api-key-file.")
+                          "or pass --api-key-file; without an account, start the local lab: lambda-k3s lab up.")
     assert not (clean_environment / "runs").exists(), "no run was started"
 
 

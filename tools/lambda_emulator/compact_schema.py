@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 COMPACT_SCHEMA_PATH = Path(__file__).with_name("openapi_compact.json")
-GENERATOR = "tests/lambda_emulator/compact_schema.py"
+GENERATOR = "tools/lambda_emulator/compact_schema.py"
 
 # JSON Schema keywords that constrain a value: kept.
 VALIDATION_KEYWORDS = frozenset((

@@ -62,7 +62,7 @@ class SpecViolation(AssertionError):
 
 
 def repository_root() -> Path:
-    """<repo> is two levels above this package (tests/lambda_emulator/)."""
+    """<repo> is two levels above this package (tools/lambda_emulator/)."""
     return Path(__file__).resolve().parents[2]
 
 

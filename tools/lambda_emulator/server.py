@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from . import catalogue
@@ -669,6 +669,28 @@ def _generate_ssh_key_pair_with_ssh_keygen() -> tuple[str, str]:
         return key_path.with_suffix(".pub").read_text().strip(), key_path.read_text()
 
 
+class InstanceBackend(Protocol):
+    """What stands behind the instances, when something does (the local lab's containers); without one, instances
+    exist only as records. Called with the emulator's lock held, so each call returns at once and slow work (starting
+    a container) goes on in the background; the record's status waits for it.
+    """
+
+    def launch(self, record: InstanceRecord, public_key: str | None) -> tuple[str, str]:
+        """Start the machine of a launched instance and return its (ip, private_ip)."""
+
+    def ready(self, record: InstanceRecord) -> bool | None:
+        """Whether the machine is up (True), still starting (False) or failed to start (None)."""
+
+    def restart(self, record: InstanceRecord) -> None:
+        """Restart the machine."""
+
+    def terminate(self, record: InstanceRecord) -> None:
+        """Remove the machine."""
+
+    def gone(self, record: InstanceRecord) -> bool:
+        """Whether the machine of a terminating instance is removed."""
+
+
 class CloudState:
     """The emulated account. Not thread-safe by itself: LambdaEmulator holds a lock around it.
 
@@ -689,6 +711,7 @@ class CloudState:
         self.firewall_rulesets: dict[str, dict[str, Any]] = {}
         self.global_firewall_rules = catalogue.default_global_firewall_rules()
         self.addresses = AddressPool()
+        self.backend: InstanceBackend | None = None
 
     # -- lifecycle -------------------------------------------------------
 
@@ -702,13 +725,20 @@ class CloudState:
             return
         boot = self.config.scaled(self.config.boot_seconds)
         if record.status == "booting" and now - record.status_since >= boot:
-            self._set_status(record, "active", record.status_since + boot)
+            machine = True if self.backend is None else self.backend.ready(record)
+            # A machine that could not start leaves its instance unhealthy, as a failed boot does on Lambda.
+            if machine is not False:
+                self._set_status(record, "active" if machine else "unhealthy", self._settled(record.status_since + boot, now))
         terminate = self.config.scaled(self.config.terminate_seconds)
-        if record.status == "terminating" and now - record.status_since >= terminate:
-            self._set_status(record, "terminated", record.status_since + terminate)
+        if record.status == "terminating" and now - record.status_since >= terminate and (self.backend is None or self.backend.gone(record)):
+            self._set_status(record, "terminated", self._settled(record.status_since + terminate, now))
         visible = self.config.scaled(self.config.terminated_visible_seconds)
         if record.status == "terminated" and now - record.status_since >= visible:
             self.forget(record)
+
+    def _settled(self, due: float, now: float) -> float:
+        """When a status change happened: when it was due, or, with a backend that may take longer, now."""
+        return due if self.backend is None else max(due, now)
 
     @staticmethod
     def _set_status(record: InstanceRecord, status: str, since: float) -> None:
@@ -741,6 +771,8 @@ class CloudState:
         records = [self.get_instance(instance_id) for instance_id in instance_ids]
         for record in records:
             record.restart_count += 1
+            if self.backend is not None and record.status == "active":
+                self.backend.restart(record)
         return [record.view() for record in records]
 
     def terminate_instances(self, instance_ids: list[str]) -> list[dict[str, Any]]:
@@ -751,6 +783,8 @@ class CloudState:
             if record.status not in ("terminating", "terminated"):
                 self._set_status(record, "terminating", now)
                 record.hold_status = False
+                if self.backend is not None:
+                    self.backend.terminate(record)
         return [record.view() for record in records]
 
     def launch(self, body: Mapping[str, Any]) -> str:
@@ -771,6 +805,13 @@ class CloudState:
             tags=_parse_tags(body.get("tags")), firewall_ruleset_ids=ruleset_ids)
         record.image_id = image_id
         record.user_data = body.get("user_data")
+        if self.backend is not None:
+            self.addresses.release(record.ip)
+            key = next((key["public_key"] for key in self.ssh_keys.values() if key["name"] == record.ssh_key_names[0]), None)
+            record.ip, record.private_ip = self.backend.launch(record, key)
+            self.addresses.claim(record.ip)
+            if body.get("hostname") is None:
+                record.hostname = record.ip.replace(".", "-")
         return record.id
 
     def _check_launch_shape(self, body: Mapping[str, Any]) -> None:
@@ -1284,7 +1325,10 @@ class LambdaEmulator:
         with self._lock:
             self.config = copy.deepcopy(self._initial_config)
             self._clock_offset = 0.0
+            # What stands behind the instances (the lab's containers) outlives a reset of the records.
+            backend = self.cloud.backend if hasattr(self, "cloud") else None
             self.cloud = CloudState(self.config, self.now)
+            self.cloud.backend = backend
             if self._initial_state:
                 self.load_state(self._initial_state)
 
