@@ -47,6 +47,16 @@ PY
   echo "$digest $extra" > "$stamp"
 fi
 
+# Ansible reaches every node (Lambda's or the local lab's) with the OpenSSH client.
+if ! command -v ssh >/dev/null 2>&1; then
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "Installing the OpenSSH client"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-client >/dev/null
+  else
+    say "Install the OpenSSH client (ssh): Ansible reaches the nodes with it"
+  fi
+fi
+
 # sophia.lambda_k3s resolves to this checkout through collections/ (see ansible.cfg).
 link="$repo/collections/ansible_collections/sophia/lambda_k3s"
 if [[ ! -L "$link" ]]; then
