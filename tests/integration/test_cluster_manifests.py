@@ -22,7 +22,7 @@ from helm_tool import binary as helm_binary
 
 from ansible_collections.sophia.lambda_k3s.plugins.filter.cluster_nodes import cluster_node_plan, cluster_nodes_wanted
 from ansible_collections.sophia.lambda_k3s.plugins.filter.helm_release import helm_values_merge
-from integration.helpers import REPO_ROOT, STATIC_INVENTORY, ansible_env, run_ansible
+from integration.helpers import REPO_ROOT, ansible_env, run_ansible
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,9 @@ def render(tmp_path: Path, variables: dict[str, Any]) -> dict[str, Any]:
     extra = tmp_path / "variables.yml"
     output = tmp_path / "rendered.json"
     extra.write_text(yaml.safe_dump({"render_output": str(output), "platform_release_chart_ref": str(CHART), **variables}))
-    result = run_ansible(["ansible-playbook", str(PLAYBOOK), "-i", str(inventory), "-e", "@%s" % extra], env=ansible_env(tmp_path, **STATIC_INVENTORY))
+    # A static YAML inventory, which the repository's ansible.cfg does not read by default.
+    env = ansible_env(tmp_path, ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml")
+    result = run_ansible(["ansible-playbook", str(PLAYBOOK), "-i", str(inventory), "-e", "@%s" % extra], env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(output.read_text())
 

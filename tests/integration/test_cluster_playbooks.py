@@ -23,7 +23,7 @@ from helm_tool import HELM_VERSION, mirror
 from kube_emulator.fixtures import write_kubeconfig
 from kube_emulator.server import KubeEmulator
 
-from integration.helpers import REPO_ROOT, STATIC_INVENTORY, ansible_env, run_ansible
+from integration.helpers import REPO_ROOT, ansible_env, run_ansible
 
 pytestmark = pytest.mark.integration
 
@@ -72,16 +72,20 @@ class Cluster:
             "k3s_server": {"hosts": servers}, "k3s_agent": {"hosts": agents}}}}}}))
         return path
 
+    def env(self) -> dict[str, str]:
+        # The inventory is a static YAML file, which the repository's ansible.cfg does not read by default.
+        return ansible_env(self.directory, ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml")
+
     def play(self, playbook: str, *arguments: str) -> tuple[int, str]:
         result = run_ansible(["ansible-playbook", "playbooks/%s" % playbook, "-i", str(self.inventory()), *arguments],
-                             env=ansible_env(self.directory, **STATIC_INVENTORY), timeout=600)
+                             env=self.env(), timeout=600)
         return result.returncode, result.stdout + result.stderr
 
     def runner(self, playbook: str, **extravars: Any) -> ansible_runner.Runner:
         """Runs a playbook through ansible-runner, as the command line does, and returns the runner."""
         private = self.directory / ("runner-" + playbook.replace(".yml", ""))
         private.mkdir(mode=0o700, exist_ok=True)
-        env = {name: value for name, value in ansible_env(self.directory, **STATIC_INVENTORY).items() if name.startswith(("ANSIBLE_", "PATH", "PYTHON"))}
+        env = {name: value for name, value in self.env().items() if name.startswith(("ANSIBLE_", "PATH", "PYTHON"))}
         return ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO_ROOT), playbook="playbooks/" + playbook,
                                   inventory=str(self.inventory()), envvars=env, extravars=extravars, quiet=True)
 

@@ -23,10 +23,9 @@ PLAYBOOKS = {
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")))
+    # The tests' inventories are static YAML files, which the repository's ansible.cfg does not read by default.
+    env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")), ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml,ansible.builtin.host_list")
     env.pop("ANSIBLE_COLLECTIONS_PATH", None)
-    # ansible.cfg enables only the project's inventory sources; a static YAML inventory needs the yaml plugin.
-    env["ANSIBLE_INVENTORY_ENABLED"] = "ansible.builtin.yaml,ansible.builtin.host_list"
     return env
 
 
