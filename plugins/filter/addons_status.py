@@ -36,8 +36,11 @@ def _gitops(reads: Mapping, settings: Mapping) -> dict:
     read = reads.get("application") or {}
     application = (read.get("resources") or [None])[0]
     state = gitops_application_state(application)
-    message = state["message"] if application else (_first_line(read.get("msg")) and "Argo CD is not installed"
-                                                     or "the platform's Application does not exist yet")
+    if application:
+        message = state["message"]
+    else:
+        # A failed read (no Application kind) means Argo CD is not there; an empty one, no Application yet.
+        message = "Argo CD is not installed" if _first_line(read.get("msg")) else "the platform's Application does not exist yet"
     return {"enabled": True, "installed": bool(application), "sync": state["sync"], "health": state["health"], "revision": state["revision"],
             "message": message}
 

@@ -177,8 +177,8 @@ def gitops_rollback_plan(application: Mapping | None, requested="") -> dict:
     if requested.startswith("#"):
         matches = [entry for entry in history if str(entry.get("id")) == requested[1:]]
         if not matches:
-            plan["problems"].append("The Application's history has no id %s (ids: %s)." % (requested[1:], ", ".join(str(e.get("id")) for e in history)
-                                                                                            or "none"))
+            known = ", ".join(str(entry.get("id")) for entry in history) or "none"
+            plan["problems"].append("The Application's history has no id %s (ids: %s)." % (requested[1:], known))
             return plan
         target = str(matches[0].get("revision"))
     elif requested:

@@ -129,8 +129,8 @@ display = Display()
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        options = {name: self.get_option(name) for name in ("token", "token_file", "api_url", "timeout", "validate_certs", "max_retries",
-                                                             "connect_retries", "retry_max_delay")}
+        names = ("token", "token_file", "api_url", "timeout", "validate_certs", "max_retries", "connect_retries", "retry_max_delay")
+        options = {name: self.get_option(name) for name in names}
         path = self.get_option("path")
         results = []
         try:

@@ -9,12 +9,11 @@ text as it is. No message ever contains the API key.
 
 from __future__ import annotations
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import (  # noqa: F401 (re-exported for the Lambda modules)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import APIError
+# Re-exported: the Lambda client takes them from here, with the Lambda errors.
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import (  # noqa: F401 pylint: disable=unused-import
     RETRYABLE_STATUSES,
-    APIError,
     certainly_not_processed,
-    seconds,
-    short_description,
 )
 
 # Clear sentences for the error codes the spec documents. The API's own message and

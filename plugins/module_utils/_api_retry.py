@@ -12,12 +12,12 @@ how long they took.
 
 from __future__ import annotations
 
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import (  # noqa: F401 (re-exported for the Lambda modules)
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import RetryPolicy
+# Re-exported: the Lambda client and its modules take the defaults from here.
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import (  # noqa: F401 pylint: disable=unused-import
     DEFAULT_CONNECT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_MAX_DELAY,
-    DEFAULT_RETRY_MAX_TOTAL,
-    RetryPolicy,
     parse_retry_after,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import RetryCount as _RetryCount

@@ -142,9 +142,9 @@ class EscClient(_http.HTTPClient):
             text = ("Pulumi ESC refused to open %s (HTTP 403). The token from %s needs the permission to open this environment."
                     % (name, self.token_source))
         elif status == 404:
+            version = " at version %s" % environment.version if environment and environment.version else ""
             text = ("Pulumi ESC has no environment %s%s (HTTP 404). Check the organization, project and environment names, and that "
-                    "the token's organization can see it." % (name, "" if not (environment and environment.version)
-                                                                else " at version %s" % environment.version))
+                    "the token's organization can see it." % (name, version))
         elif status == 400 and diagnostics:
             summaries = "; ".join(str(item.get("summary") or item) for item in diagnostics if isinstance(item, dict))
             text = "Pulumi ESC could not evaluate %s (HTTP 400): %s." % (name, summaries.rstrip("."))
@@ -263,8 +263,8 @@ def value_at(values, path: str, where: str = "the environment"):
     for part in parse_path(path):
         if isinstance(part, int):
             if not isinstance(current, list) or part >= len(current):
-                raise EscError("%s has no %s: %s %s." % (where, path, walked or "the top", "is not a list" if not isinstance(current, list)
-                                                          else "has %d item%s" % (len(current), "" if len(current) == 1 else "s")))
+                found = "is not a list" if not isinstance(current, list) else "has %d item%s" % (len(current), "" if len(current) == 1 else "s")
+                raise EscError("%s has no %s: %s %s." % (where, path, walked or "the top", found))
             current, walked = current[part], "%s[%d]" % (walked, part)
             continue
         if not isinstance(current, dict) or part not in current:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -38,8 +37,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "monitoring_prometheus_storage_class": "local-path", "monitoring_dcgm_image_pull_secrets": ["mirror"],
         "monitoring_values": {"alertmanager": {"enabled": False}},
     },
-    "no DCGM exporter, OCI chart by digest": {**GITOPS, "monitoring_dcgm": False, "monitoring_chart_repo_url": "oci://ghcr.io/prometheus-community/charts",
-                                             "monitoring_chart_digest": "sha256:" + "a" * 64},
+    "no DCGM exporter, OCI chart by digest": {
+        **GITOPS, "monitoring_dcgm": False, "monitoring_chart_repo_url": "oci://ghcr.io/prometheus-community/charts",
+        "monitoring_chart_digest": "sha256:" + "a" * 64,
+    },
 }
 
 
@@ -106,8 +107,8 @@ def test_the_application_deploys_the_platform_chart_from_git(rendered) -> None:
         assert source["targetRevision"] == "v1.4.2" and source["helm"]["valueFiles"] == ["values-prod.yaml"]
         assert source["helm"]["valuesObject"] == {"backend": {"image": {"tag": "1.4.2"}}}
         assert "automated" not in application["spec"]["syncPolicy"] and application["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true"]
-        assert objects["gitops"]["argocd_values"]["server"]["ingress"] == {"enabled": True, "ingressClassName": "traefik",
-                                                                             "hostname": "argocd.example.internal"}
+        ingress = objects["gitops"]["argocd_values"]["server"]["ingress"]
+        assert ingress == {"enabled": True, "ingressClassName": "traefik", "hostname": "argocd.example.internal"}
     else:
         assert source["targetRevision"] == "HEAD" and "helm" in source and "valueFiles" not in source["helm"]
         assert application["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
@@ -138,7 +139,8 @@ def test_the_dcgm_exporter_runs_with_the_nvidia_runtime_on_gpu_nodes_only(render
     assert service["spec"]["selector"].items() <= by_kind["DaemonSet"]["spec"]["template"]["metadata"]["labels"].items()
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "metrics"
     assert monitor["metadata"]["labels"]["release"] == "monitoring"
-    counters = [line.split(",")[0] for line in next(obj for obj in objects["monitoring"]["manifests"] if obj["metadata"]["name"] == "dcgm-exporter-metrics")["data"]["metrics.csv"].splitlines()]
+    metrics = next(obj for obj in objects["monitoring"]["manifests"] if obj["metadata"]["name"] == "dcgm-exporter-metrics")
+    counters = [line.split(",")[0] for line in metrics["data"]["metrics.csv"].splitlines()]
     assert ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE" in counters) == name.startswith("ingresses")
 
 

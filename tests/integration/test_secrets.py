@@ -205,8 +205,8 @@ def test_no_esc_value_or_token_in_any_output_or_file(how: str, esc_emulator, kub
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"vars": variables, "children": {"k3s_cluster": {"children": {"k3s_server": {"hosts": {"srv-1": {}}}}}}}}))
     # The token reaches the -vvv run in the environment, and ansible-runner (which records its environment) as a file.
-    env = ansible_env(tmp_path, **STATIC_INVENTORY, PULUMI_BACKEND_URL=esc_emulator.url, **({"PULUMI_ACCESS_TOKEN": TOKEN} if how == "vvv" else
-                                                                        {"PULUMI_ACCESS_TOKEN_FILE": str(token_file)}))
+    token = {"PULUMI_ACCESS_TOKEN": TOKEN} if how == "vvv" else {"PULUMI_ACCESS_TOKEN_FILE": str(token_file)}
+    env = ansible_env(tmp_path, **STATIC_INVENTORY, PULUMI_BACKEND_URL=esc_emulator.url, **token)
     outputs: list[str] = []
 
     def play() -> tuple[bool, str]:

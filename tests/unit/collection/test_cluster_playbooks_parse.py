@@ -24,7 +24,8 @@ PLAYBOOKS = {
 
 def _env() -> dict[str, str]:
     # The tests' inventories are static YAML files, which the repository's ansible.cfg does not read by default.
-    env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")), ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml,ansible.builtin.host_list")
+    env = dict(os.environ, PATH="%s%s%s" % (BIN, os.pathsep, os.environ.get("PATH", "")),
+               ANSIBLE_INVENTORY_ENABLED="ansible.builtin.yaml,ansible.builtin.host_list")
     env.pop("ANSIBLE_COLLECTIONS_PATH", None)
     return env
 

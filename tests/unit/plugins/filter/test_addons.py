@@ -76,9 +76,8 @@ def test_missing_application_settings_are_named() -> None:
 
 def _app(revision: str = "v2", compared: str = "v2", sync: str = "Synced", health: str = "Healthy", **status) -> dict:
     source = {"repoURL": SETTINGS["repo_url"], "path": SETTINGS["path"], "targetRevision": revision}
-    return {"spec": {"source": source}, "status": {"sync": {"status": sync, "revision": "a" * 40, "comparedTo": {"source": {**source,
-                                                                                                                         "targetRevision": compared}}},
-                                                 "health": {"status": health}, **status}}
+    sync_status = {"status": sync, "revision": "a" * 40, "comparedTo": {"source": {**source, "targetRevision": compared}}}
+    return {"spec": {"source": source}, "status": {"sync": sync_status, "health": {"status": health}, **status}}
 
 
 def test_the_application_state_waits_for_argo_cd_to_compare_the_new_source() -> None:
