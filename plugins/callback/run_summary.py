@@ -28,7 +28,7 @@ options:
     description: Play tags that name a stage, in the order the stages run.
     type: list
     elements: str
-    default: [preflight, gpu, k3s, cluster, platform]
+    default: [preflight, gpu, k3s, cluster, platform, secrets, monitoring, gitops]
     env:
       - name: LAMBDA_K3S_STAGES
     ini:

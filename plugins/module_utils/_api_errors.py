@@ -9,9 +9,12 @@ text as it is. No message ever contains the API key.
 
 from __future__ import annotations
 
-import errno
-import socket
-import ssl
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import APIError
+# Re-exported: the Lambda client takes them from here, with the Lambda errors.
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import (  # noqa: F401 pylint: disable=unused-import
+    RETRYABLE_STATUSES,
+    certainly_not_processed,
+)
 
 # Clear sentences for the error codes the spec documents. The API's own message and
 # suggestion are appended because they carry the specifics (which key, which region).
@@ -29,40 +32,18 @@ _CODE_EXPLANATIONS = {
     "firewall-rulesets/firewall-ruleset-in-use": "The firewall ruleset is still attached to an instance",
 }
 
-RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
-
 # Errors about the account rather than the request: every further launch would meet them too, so a
 # run launching several instances stops at the first one instead of leaving a half-made cluster.
 ACCOUNT_WIDE_CODES = frozenset(("global/quota-exceeded", "global/account-inactive", "global/invalid-address",
                                 "global/invalid-api-key"))
 
 
-class LambdaAPIError(Exception):
+class LambdaAPIError(APIError):
     """A failure talking to the Lambda Cloud API, with a message fit to show a user.
 
     ``code`` is the API's error code (``global/invalid-api-key``...) or None for transport
     failures; ``status`` is the HTTP status or None when no response arrived.
     """
-
-    def __init__(self, message: str, code: str | None = None, status: int | None = None, retryable: bool = False,
-                 retry_after: float | None = None, not_sent: bool = False, no_connection: bool = False, reason: str | None = None):
-        super().__init__(message)
-        self.message = message
-        # For a failure without an HTTP answer, what went wrong in a few words ("Connection refused").
-        self.reason = reason
-        self.code = code
-        self.status = status
-        self.retryable = retryable
-        # Seconds the server asked us to wait (Retry-After), if it said.
-        self.retry_after = retry_after
-        # True when the request certainly never reached the server (connection refused...).
-        self.not_sent = not_sent
-        # True when no connection to the API could be made at all (refused, unresolvable, unreachable, no
-        # answer to the connection attempt): a wrong address or a network outage, retried only briefly.
-        self.no_connection = no_connection or not_sent
-
-    def __str__(self) -> str:
-        return self.message
 
     @property
     def account_wide(self) -> bool:
@@ -98,48 +79,3 @@ def describe_error(code: str | None, status: int | None, message: str | None, su
     elif code:
         lead += " (%s)" % code
     return lead + (": " + detail if detail else ".")
-
-
-def transport_error(error: Exception, api_url: str, timeout: float) -> LambdaAPIError:
-    """The LambdaAPIError for a request that got no HTTP answer (no connection, a timeout, a dropped connection)."""
-    reason = getattr(error, "reason", error)
-    if isinstance(reason, ssl.SSLCertVerificationError) or isinstance(error, ssl.SSLCertVerificationError):
-        return LambdaAPIError("The TLS certificate of %s could not be verified (%s). Fix the CA trust store; "
-                              "validate_certs=false only for a test endpoint you control." % (api_url, getattr(reason, "verify_message", reason)))
-    # A refused or unresolvable connection never reached the server, so even a launch may be retried.
-    not_sent = isinstance(reason, (ConnectionRefusedError, socket.gaierror)) or getattr(reason, "errno", None) in (
-        errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
-    # urllib wraps what fails while connecting and sending (URLError.reason); a timeout there means the connection was
-    # never made, while a timeout waiting for the answer arrives bare.
-    no_connection = not_sent or (reason is not error and isinstance(reason, socket.timeout))
-    text = _reason_text(reason, no_connection, timeout)
-    return LambdaAPIError("Could not reach the Lambda Cloud API at %s: %s." % (api_url, text), retryable=True, not_sent=not_sent,
-                          no_connection=no_connection, reason=text)
-
-
-def short_description(error: LambdaAPIError) -> str:
-    """What went wrong in a few words, for a retry line."""
-    if error.status:
-        return "HTTP %s%s" % (error.status, " " + error.code if error.code else "")
-    return error.reason or error.message.rstrip(".")
-
-
-def seconds(value: float) -> str:
-    """A duration for a message: 0.5, 12, 2.3."""
-    return ("%.1f" % value).rstrip("0").rstrip(".") or "0"
-
-
-def certainly_not_processed(error: LambdaAPIError) -> bool:
-    """True when the server cannot have acted on the request."""
-    return error.status == 429 or error.not_sent
-
-
-def _reason_text(reason, while_connecting: bool, timeout: float) -> str:
-    if isinstance(reason, socket.timeout):
-        what = "the connection attempt" if while_connecting else "the request"
-        return "%s timed out after %s s without an answer (timeout)" % (what, seconds(timeout))
-    if isinstance(reason, socket.gaierror):
-        return "the host name could not be resolved (%s)" % (reason.strerror or reason)
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return str(reason) or type(reason).__name__

@@ -10,11 +10,9 @@ LAMBDA_REQUEST_INTERVAL). The key is checked without ever being echoed.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import stat
-from urllib.parse import urlparse
 
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils import _http
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors import LambdaAPIError
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import DEFAULT_REQUEST_INTERVAL, REQUEST_INTERVAL_ENV
 
@@ -39,20 +37,7 @@ def key_from_environment() -> tuple:
 
 def read_key_file(path: str) -> str:
     """The key in ``path``, refused (like ssh refuses a private key) when another user may read it or owns it."""
-    try:
-        with open(os.path.expanduser(path), "rb") as handle:
-            # The open file's own mode and owner: a link (as Kubernetes and CI mount secrets) counts by its target.
-            info = os.fstat(handle.fileno())
-            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise LambdaAPIError("The Lambda Cloud API key file %s (named by %s) is open to group or others (mode %04o); "
-                                     "make it private with chmod 600 %s." % (path, API_KEY_FILE_ENV, stat.S_IMODE(info.st_mode), path))
-            if info.st_uid not in (os.geteuid(), 0):
-                raise LambdaAPIError("The Lambda Cloud API key file %s (named by %s) belongs to user id %d, not to this user (%d) "
-                                     "or root; give it to this user." % (path, API_KEY_FILE_ENV, info.st_uid, os.geteuid()))
-            return handle.read().decode("utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        raise LambdaAPIError("Could not read the Lambda Cloud API key from %s (named by %s): %s."
-                             % (path, API_KEY_FILE_ENV, getattr(error, "strerror", None) or error)) from None
+    return _http.read_secret_file(path, "The Lambda Cloud API key", API_KEY_FILE_ENV, LambdaAPIError)
 
 
 def request_interval(options: dict) -> float:
@@ -74,31 +59,12 @@ def option(options: dict, name: str, default):
 
 
 def checked_key(api_key: str | None) -> str:
-    if not api_key or not str(api_key).strip():
-        raise LambdaAPIError("No Lambda Cloud API key was given: set the api_key option, the %s environment variable, "
-                             "or %s to the path of a file holding the key." % (API_KEY_ENV, API_KEY_FILE_ENV))
-    api_key = str(api_key).strip()
-    if any(ord(char) < 33 or ord(char) == 127 for char in api_key):
-        # A key with a newline or space would corrupt the Authorization header; say so without echoing it.
-        raise LambdaAPIError("The Lambda Cloud API key contains whitespace or control characters; check how it is set.")
-    return api_key
+    return _http.checked_secret(api_key, "No Lambda Cloud API key was given: set the api_key option, the %s environment variable, "
+                                "or %s to the path of a file holding the key." % (API_KEY_ENV, API_KEY_FILE_ENV),
+                                "The Lambda Cloud API key", LambdaAPIError)
 
 
 def checked_url(api_url: str) -> str:
     """The URL without a trailing slash; https only, except plain http to this machine (a local emulator),
     because the key travels in a header that anyone on the path could read."""
-    parsed = urlparse(api_url)
-    if parsed.scheme == "https" and parsed.hostname:
-        return api_url.rstrip("/")
-    if parsed.scheme == "http" and _is_loopback(parsed.hostname or ""):
-        return api_url.rstrip("/")
-    raise LambdaAPIError("The Lambda Cloud API URL must be an https:// address (plain http only to this machine), got %r." % api_url)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return _http.checked_url(api_url, "The Lambda Cloud API URL", LambdaAPIError)

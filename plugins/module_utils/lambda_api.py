@@ -18,10 +18,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import time
 from http.client import HTTPException
-from urllib.error import HTTPError, URLError
+from urllib.error import HTTPError
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.urls import open_url
@@ -32,7 +31,6 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_errors impo
     LambdaAPIError,
     certainly_not_processed,
     describe_error,
-    transport_error,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing import (
     DEFAULT_LAUNCH_INTERVAL,
@@ -44,9 +42,9 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_retry impor
     DEFAULT_CONNECT_RETRIES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RETRY_MAX_DELAY,
+    SERVICE,
     RetryCount,
     RetryPolicy,
-    parse_retry_after,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings import (
     API_URL_ENV,
@@ -58,13 +56,14 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings im
     option,
     request_interval,
 )
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import HTTPClient
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files import ControllerLock, lock_path
 
 COLLECTION_VERSION = "1.0.0"
 USER_AGENT = "sophia.lambda_k3s/" + COLLECTION_VERSION
 
 
-class LambdaClient:
+class LambdaClient(HTTPClient):
     """A small, synchronous client for the Lambda Cloud API v1.
 
     ``key_source`` only says where the key came from ("the api_key option", "the
@@ -73,28 +72,22 @@ class LambdaClient:
     (for every verbosity: a slow or unreachable API must not look like a hang); neither sees headers.
     """
 
+    service = SERVICE
+    error_class = LambdaAPIError
+    user_agent = USER_AGENT
+
     def __init__(self, api_key: str | None, api_url: str | None = None, timeout: float = DEFAULT_TIMEOUT, validate_certs: bool = True,
                  retry: RetryPolicy | None = None, key_source: str = "the api_key option",
                  launch_interval: float = DEFAULT_LAUNCH_INTERVAL, state_dir: str | None = None,
                  request_interval: float = DEFAULT_REQUEST_INTERVAL, log=None, notify=None, sleep=time.sleep, clock=time.monotonic, opener=open_url,
                  rng: random.Random | None = None):
-        self._api_key = checked_key(api_key)
-        self.api_url = checked_url(api_url or DEFAULT_API_URL)
-        self.timeout = timeout
-        self.validate_certs = validate_certs
-        self.retry = retry or RetryPolicy()
+        super().__init__(checked_url(api_url or DEFAULT_API_URL), checked_key(api_key), timeout, validate_certs=validate_certs, retry=retry,
+                         log=log, notify=notify, sleep=sleep, clock=clock, opener=opener, rng=rng)
         self.key_source = key_source
         self.launch_throttle = LaunchThrottle(launch_interval, self.api_url, state_dir)
         self.pacer = RequestPacer(request_interval, self.api_url, state_dir, sleep=sleep)
         self._said_pacing_is_local = False
         self._state_dir = state_dir
-        self._log = log
-        self._notify = notify
-        self._sleep = sleep
-        self._clock = clock
-        self._open = opener
-        self._rng = rng or random.Random()
-        self.request_count = 0
 
     def controller_lock(self, name: str, *scope: str | None) -> ControllerLock:
         """A lock named ``name`` for this API address and ``scope`` (a cluster and an instance name, say),
@@ -118,48 +111,13 @@ class LambdaClient:
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         payload = None if body is None else json.dumps(body).encode("utf-8")
-        count = RetryCount(self.retry, self._clock())
-        # True once an earlier attempt may have been carried out although its answer was lost.
-        maybe_done = False
-        while True:
-            self._wait_for_request_slot()
-            try:
-                return self._send_once(method, path, url, payload)
-            except LambdaAPIError as error:
-                failure = error
-            if method == "DELETE" and maybe_done and failure.status == 404:
-                # The first attempt deleted it; the retry finds nothing left to delete.
-                self._debug("%s %s: gone after an answer was lost, so it is deleted" % (method, path))
-                return None
-            maybe_done = maybe_done or not certainly_not_processed(failure)
-            retry_number = count.failed(failure)
-            if not count.allows_another(failure) or (not idempotent and not certainly_not_processed(failure)):
-                raise self._final(failure, method, path, idempotent, count)
-            wait = self.retry.delay(retry_number, failure.retry_after, self._rng)
-            if self._clock() - count.started + wait > self.retry.max_total:
-                raise self._final(failure, method, path, idempotent, count)
-            self._announce(count.retry_line(method, path, failure, wait))
-            self._sleep(wait)
+        return self._with_retries(method, path, lambda: self._send_once(method, path, url, payload), idempotent)
 
     def _send_once(self, method: str, path: str, url: str, payload: bytes | None):
-        headers = {"Authorization": "Bearer " + self._api_key, "Accept": "application/json"}
+        headers = {"Authorization": "Bearer " + self._secret, "Accept": "application/json"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        self.request_count += 1
-        started = self._clock()
-        try:
-            response = self._open(url, data=payload, headers=headers, method=method, timeout=self.timeout,
-                                  validate_certs=self.validate_certs, http_agent=USER_AGENT, follow_redirects="none",
-                                  use_netrc=False, use_proxy=True)
-            status = response.getcode()
-            raw = response.read()
-        except HTTPError as error:
-            self._debug("%s %s -> HTTP %s in %.2fs" % (method, path, error.code, self._clock() - started))
-            raise self._error_from_http(error) from None
-        except (URLError, HTTPException, socket.timeout, ConnectionError, OSError) as error:
-            self._debug("%s %s -> %s in %.2fs" % (method, path, type(error).__name__, self._clock() - started))
-            raise transport_error(error, self.api_url, self.timeout) from None
-        self._debug("%s %s -> HTTP %s in %.2fs" % (method, path, status, self._clock() - started))
+        status, raw = self._exchange(method, path, url, payload, headers)
         return self._data_from(raw, status)
 
     def _data_from(self, raw: bytes, status: int):
@@ -183,14 +141,18 @@ class LambdaClient:
             pass
         if 300 <= status < 400:
             location = error.headers.get("Location", "another address") if error.headers else "another address"
-            result = LambdaAPIError("The Lambda Cloud API at %s redirected to %s; set api_url to the current API address "
-                                    "(the default is %s)." % (self.api_url, location, DEFAULT_API_URL), status=status)
-        else:
-            retryable = status in RETRYABLE_STATUSES or (code or "").startswith("provider/")
-            result = LambdaAPIError(self._scrub(describe_error(code, status, message, suggestion, self.key_source)),
-                                    code=code, status=status, retryable=retryable)
-        result.retry_after = parse_retry_after(error.headers.get("Retry-After") if error.headers else None)
-        return result
+            return LambdaAPIError("The Lambda Cloud API at %s redirected to %s; set api_url to the current API address "
+                                  "(the default is %s)." % (self.api_url, location, DEFAULT_API_URL), status=status)
+        retryable = status in RETRYABLE_STATUSES or (code or "").startswith("provider/")
+        return LambdaAPIError(self._scrub(describe_error(code, status, message, suggestion, self.key_source)),
+                              code=code, status=status, retryable=retryable)
+
+    def _done_after_lost_answer(self, method: str, path: str, failure: LambdaAPIError) -> bool:
+        if method == "DELETE" and failure.status == 404:
+            # The first attempt deleted it; the retry finds nothing left to delete.
+            self._debug("%s %s: gone after an answer was lost, so it is deleted" % (method, path))
+            return True
+        return False
 
     def _final(self, failure: LambdaAPIError, method: str, path: str, idempotent: bool, count: RetryCount) -> LambdaAPIError:
         if not idempotent and failure.retryable and not certainly_not_processed(failure):
@@ -199,25 +161,11 @@ class LambdaClient:
                 code=failure.code, status=failure.status, retryable=False)
         return count.given_up(failure, self._clock())
 
-    def _scrub(self, text: str) -> str:
-        # Defence in depth: should the server ever echo the key back, it does not reach the user.
-        return text.replace(self._api_key, "<redacted>") if self._api_key else text
-
-    def _wait_for_request_slot(self) -> None:
+    def _before_attempt(self) -> None:
         self.pacer.wait_for_slot()
         if self.pacer.not_shared_because and not self._said_pacing_is_local:
             self._said_pacing_is_local = True
             self._debug("request pacing holds within this process only: %s" % self.pacer.not_shared_because)
-
-    def _announce(self, line: str) -> None:
-        if self._notify is None:
-            self._debug(line)
-        else:
-            self._notify(self._scrub(line))
-
-    def _debug(self, line: str) -> None:
-        if self._log is not None:
-            self._log(self._scrub(line))
 
     # -- instances -------------------------------------------------------------------------
 

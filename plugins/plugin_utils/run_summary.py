@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass, field
 SKIPPED, OK, CHANGED, FAILED, UNREACHABLE = "skipped", "ok", "changed", "failed", "unreachable"
 _SEVERITY = {SKIPPED: 0, OK: 1, CHANGED: 2, FAILED: 3, UNREACHABLE: 4}
 
-# The stages of site.yml, in order: the tags its imported playbooks carry.
-SITE_STAGES = ("preflight", "gpu", "k3s", "cluster", "platform")
+# The stages of site.yml, in order: the tags its imported playbooks carry. The last three are the optional
+# add-ons (docs/addons.md), each off unless its variable turns it on.
+SITE_STAGES = ("preflight", "gpu", "k3s", "cluster", "platform", "secrets", "monitoring", "gitops")
 
 # Stage states in a report.
 STAGE_OK, STAGE_FAILED, STAGE_NO_HOSTS, STAGE_NOT_RUN, STAGE_NOT_SELECTED = "ok", "failed", "no hosts", "not run", "not selected"
+STAGE_SKIPPED = "skipped"
 
 _MESSAGE_LIMIT = 600
 _WHITESPACE = re.compile(r"\s+")
@@ -148,7 +150,10 @@ class RunLedger:
         for stage in self._stages.values():
             failed = sorted(host for host, outcome in stage.outcomes.items() if outcome == FAILED)
             unreachable = sorted(host for host, outcome in stage.outcomes.items() if outcome == UNREACHABLE)
-            if stage.outcomes:
+            if stage.outcomes and all(outcome == SKIPPED for outcome in stage.outcomes.values()):
+                # An optional stage left off (its import's condition is false) still plays every task as skipped.
+                state, reason = STAGE_SKIPPED, "every task was skipped (an optional stage that is off, or nothing applied)"
+            elif stage.outcomes:
                 state, reason = (STAGE_FAILED if failed or unreachable else STAGE_OK), ""
             elif stage.name in self._not_selected:
                 # Plays left out by tags still start (they run no task): what matters is that nothing ran.

@@ -44,9 +44,9 @@ def plugin_daemonset(sharing: dict | None = None, runtime_class: str = "nvidia")
 def test_discovery_lists_the_kinds_the_plays_use(kube_emulator: KubeEmulator) -> None:
     assert call(kube_emulator, "GET", "/version")[1]["gitVersion"] == "v1.35.6+k3s1"
     groups = {group["name"] for group in call(kube_emulator, "GET", "/apis")[1]["groups"]}
-    assert groups == {"apps", "node.k8s.io"}
+    assert groups == {"apps", "node.k8s.io", "apiextensions.k8s.io", "argoproj.io", "monitoring.coreos.com"}
     kinds = {resource["kind"] for resource in call(kube_emulator, "GET", "/apis/apps/v1")[1]["resources"]}
-    assert kinds == {"DaemonSet", "Deployment", "ReplicaSet"}
+    assert kinds == {"DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"}
     index = call(kube_emulator, "GET", "/openapi/v3")[1]["paths"]
     assert "apis/apps/v1" in index and "api/v1" in index
 
@@ -146,3 +146,47 @@ def test_a_deployment_is_ready_only_where_its_gpu_request_fits(kube_emulator: Ku
     assert replica_set["status"]["readyReplicas"] == ready
     call(kube_emulator, "DELETE", "/apis/apps/v1/namespaces/ns/deployments/b")
     assert kube_emulator.list("replicasets", "ns", "apps") == []
+
+
+def _statefulset(name: str, image: str, args: list) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": "argocd"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image, "args": args}]}}}}
+
+
+def test_crds_statefulsets_and_argo_cd_report_what_the_addon_roles_wait_for(kube_emulator: KubeEmulator) -> None:
+    kube_emulator.seed_node("server")
+    crd = kube_emulator.create({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                                "metadata": {"name": "applications.argoproj.io"},
+                                "spec": {"group": "argoproj.io", "names": {"kind": "Application", "plural": "applications"}}})
+    assert {item["type"]: item["status"] for item in crd["status"]["conditions"]} == {"NamesAccepted": "True", "Established": "True"}
+    namespace(kube_emulator, "argocd")
+    application = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                   "metadata": {"name": "platform", "namespace": "argocd", "annotations": {"argocd.argoproj.io/refresh": "normal"}},
+                   "spec": {"source": {"repoURL": "https://git.example/p.git", "path": "chart", "targetRevision": "v1"},
+                            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}}
+    kube_emulator.create(application)
+    # No Argo CD yet: nobody reports a state.
+    assert "status" not in kube_emulator.get("applications", "platform", "argocd", group="argoproj.io")
+
+    kube_emulator.create(_statefulset("other", "quay.io/prometheus/prometheus:v3", []))
+    controller = kube_emulator.create(_statefulset("argocd-application-controller", "quay.io/argoproj/argocd:v3.4.4",
+                                                   ["/usr/local/bin/argocd-application-controller"]))
+    status = controller["status"]
+    assert (status["readyReplicas"], status["updatedReplicas"], status["observedGeneration"]) == (1, 1, 1)
+    assert status["currentRevision"] == status["updateRevision"]
+
+    synced = kube_emulator.get("applications", "platform", "argocd", group="argoproj.io")
+    assert synced["status"]["sync"]["status"] == "Synced" and synced["status"]["health"]["status"] == "Healthy"
+    assert synced["status"]["sync"]["comparedTo"]["source"] == application["spec"]["source"]
+    assert "argocd.argoproj.io/refresh" not in synced["metadata"]["annotations"]
+    assert [entry["revision"] for entry in synced["status"]["history"]] == ["v1"]
+
+    # A new revision is a new history entry; without automated sync only an operation syncs it.
+    status, body = call(kube_emulator, "PATCH", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform",
+                        {"spec": {"source": {"targetRevision": "v2"}, "syncPolicy": {"automated": None}}}, "application/merge-patch+json")
+    assert status == 200 and body["status"]["sync"]["status"] == "OutOfSync"
+    status, body = call(kube_emulator, "PATCH", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/platform",
+                        {"operation": {"sync": {"revision": "v2"}}}, "application/merge-patch+json")
+    assert body["status"]["sync"]["status"] == "Synced" and "operation" not in body
+    assert [entry["revision"] for entry in body["status"]["history"]] == ["v1", "v2"]

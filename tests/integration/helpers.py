@@ -174,6 +174,11 @@ def provision_overrides(directory: Path, **settings: Any) -> Path:
     return overrides
 
 
+# ansible.cfg enables only the project's own inventory sources; the tests' static YAML inventories need the yaml plugin,
+# as ansible.cfg says a user's static inventory does.
+STATIC_INVENTORY = {"ANSIBLE_INVENTORY_ENABLED": "ansible.builtin.yaml"}
+
+
 def ansible_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for an Ansible subprocess: the venv first on PATH, the repository's ansible.cfg,
     Ansible's own state (tmp, cache, galaxy) under ``home``, no colour, and ``extra`` on top."""

@@ -11,11 +11,16 @@ user data (where K3s join tokens go; also given with a wrong type, which the spe
 showing it), a private key given by mistake where the public key belongs (as a file and inline), and the
 Jupyter token and URL Lambda returns for every instance (which lambda_cluster_plan's snapshot, passed to
 every launch and ruleset, must not carry).
+
+A second test does the same for the Pulumi access token and the values secrets.yml reads from a Pulumi ESC
+environment (its emulator) into Kubernetes Secrets (the Kubernetes API emulator).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -24,7 +29,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from integration.helpers import ADMIN_PUBLIC_KEY, REPO_ROOT, EmulatorProcess, ansible_env, run_ansible
+from integration.helpers import ADMIN_PUBLIC_KEY, REPO_ROOT, STATIC_INVENTORY, EmulatorProcess, ansible_env, run_ansible
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +167,86 @@ def test_no_secret_in_any_output_or_file(emulator: EmulatorProcess, tmp_path: Pa
     loose = [str(path.relative_to(tmp_path)) for path in files
              if path.parent.name == "inventory-cache" and stat.S_IMODE(path.stat().st_mode) & 0o077]
     assert loose == [], "the inventory cache is private"
+
+
+# -- Secrets read from Pulumi ESC into the platform's namespace ------------------------------------------------------------
+
+
+ESC_VALUES = ("esc-api-token-7Qm2", "esc-db-pass-9Xr", "esc-git-token-8Hw")
+
+
+@pytest.fixture(scope="module")
+def helm_site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from helm_tool import HELM_VERSION, mirror
+
+    site = tmp_path_factory.mktemp("helm-site")
+    mirror(site)
+    return {"cluster_tools_helm_url": site.as_uri(), "cluster_tools_helm_version": HELM_VERSION,
+            "cluster_tools_controller_dir": str(tmp_path_factory.mktemp("cluster-tools"))}
+
+
+@pytest.mark.parametrize("how", ["vvv", "runner"])
+def test_no_esc_value_or_token_in_any_output_or_file(how: str, esc_emulator, kube_emulator, helm_site, tmp_path: Path) -> None:
+    """secrets.yml maps Secret keys to paths of an ESC environment: the Secrets hold the values, a rerun changes nothing,
+    and neither a value nor the token is in the output (-vvv, or ansible-runner's events and artifacts) or any file."""
+    from esc_emulator.server import TOKEN
+    from kube_emulator.fixtures import write_kubeconfig
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir(mode=0o700)
+    token_file = inputs / "pulumi-token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    variables = {"lambda_k3s_cluster_ops_host": "localhost", "cluster_tools_kubeconfig": str(write_kubeconfig(kube_emulator, inputs / "kubeconfig")),
+                 **helm_site, "lambda_k3s_esc_environment": "sophia/platform/prod",
+                 "platform_release_secret_paths": {"sophia-platform-secrets": {"API_TOKEN": "backend.apiToken", "DATABASE_URL": "backend.databaseUrl"},
+                                                   "git-credentials": {"username": "git.username", "password": "git.token"}},
+                 "platform_release_secrets": {"sophia-platform-secrets": {"MODE": "prod"}}}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"vars": variables, "children": {"k3s_cluster": {"children": {"k3s_server": {"hosts": {"srv-1": {}}}}}}}}))
+    # The token reaches the -vvv run in the environment, and ansible-runner (which records its environment) as a file.
+    token = {"PULUMI_ACCESS_TOKEN": TOKEN} if how == "vvv" else {"PULUMI_ACCESS_TOKEN_FILE": str(token_file)}
+    env = ansible_env(tmp_path, **STATIC_INVENTORY, PULUMI_BACKEND_URL=esc_emulator.url, **token)
+    outputs: list[str] = []
+
+    def play() -> tuple[bool, str]:
+        if how == "vvv":
+            result = run_ansible(["ansible-playbook", "playbooks/secrets.yml", "-i", str(inventory), "-vvv"], env, timeout=300)
+            outputs.append(result.stdout + result.stderr)
+            return result.returncode == 0, outputs[-1]
+        private = tmp_path / "runner"
+        private.mkdir(mode=0o700, exist_ok=True)
+        run = ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO_ROOT), playbook="playbooks/secrets.yml",
+                                 inventory=str(inventory), envvars=env, quiet=True)
+        outputs.append(run.stdout.read() + json.dumps(list(run.events)))
+        return run.status == "successful", outputs[-1]
+
+    esc_emulator.fail_next("read", 503)
+    ok, output = play()
+    assert ok, output[-4000:]
+    assert "Pulumi ESC API: GET /api/esc/environments/sophia/platform/prod/open/<session>: HTTP 503; attempt 1 of 6 failed" in output
+    secret = kube_emulator.get("secrets", "sophia-platform-secrets", "sophia-ai")
+    assert {key: base64.b64decode(value).decode() for key, value in secret["data"].items()} == {
+        "API_TOKEN": "esc-api-token-7Qm2", "DATABASE_URL": "postgres://app:esc-db-pass-9Xr@db/app", "MODE": "prod"}
+    assert base64.b64decode(kube_emulator.get("secrets", "git-credentials", "sophia-ai")["data"]["username"]).decode() == "deploy-bot"
+
+    # Unchanged values: nothing changes (one open and one read per run).
+    versions = {key: obj["metadata"]["resourceVersion"] for key, obj in kube_emulator.objects.items()}
+    esc_emulator.requests.clear()
+    ok, output = play()
+    assert ok and re.search(r"changed=0\s", output[output.rindex("PLAY RECAP"):] if "PLAY RECAP" in output else output), output[-3000:]
+    assert {key: obj["metadata"]["resourceVersion"] for key, obj in kube_emulator.objects.items()} == versions
+    assert [entry["method"] for entry in esc_emulator.requests] == ["POST", "GET"]
+
+    # A path the environment lacks: refused before any Secret is written, naming what exists, never a value.
+    variables["platform_release_secret_paths"]["git-credentials"]["password"] = "git.tokn"
+    inventory.write_text(yaml.safe_dump({"all": {"vars": variables, "children": {"k3s_cluster": {"children": {"k3s_server": {"hosts": {"srv-1": {}}}}}}}}))
+    ok, output = play()
+    assert not ok
+    assert ("platform_release_secret_paths.git-credentials.password: The Pulumi ESC environment sophia/platform/prod has no git.tokn: "
+            "git has token, username.") in output
+
+    leaks = [("%s in output %d" % (value, index)) for value in ESC_VALUES + (TOKEN,) for index, text in enumerate(outputs) if value in text]
+    files = [path for path in tmp_path.rglob("*") if path.is_file() and not path.is_symlink() and inputs not in path.parents]
+    leaks += ["%s in %s" % (value, path.relative_to(tmp_path)) for value in ESC_VALUES + (TOKEN,) for path in files if value.encode() in path.read_bytes()]
+    assert leaks == [], "\n".join(leaks)

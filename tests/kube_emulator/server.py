@@ -62,10 +62,15 @@ RESOURCES: dict[tuple[str, str, str], tuple[str, bool, list[str]]] = {
     ("apps", "v1", "daemonsets"): ("DaemonSet", True, ["ds"]),
     ("apps", "v1", "deployments"): ("Deployment", True, ["deploy"]),
     ("apps", "v1", "replicasets"): ("ReplicaSet", True, ["rs"]),
+    ("apps", "v1", "statefulsets"): ("StatefulSet", True, ["sts"]),
     ("node.k8s.io", "v1", "runtimeclasses"): ("RuntimeClass", False, []),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions"): ("CustomResourceDefinition", False, ["crd", "crds"]),
+    # Kinds of the add-ons' CRDs, served whether or not their CRD was created (see SIMPLIFICATIONS).
+    ("argoproj.io", "v1alpha1", "applications"): ("Application", True, ["app", "apps"]),
+    ("monitoring.coreos.com", "v1", "servicemonitors"): ("ServiceMonitor", True, ["smon"]),
 }
 _VERBS = ["create", "delete", "get", "list", "patch", "update"]
-_KINDS_WITH_SPEC_GENERATION = ("DaemonSet", "Deployment", "ReplicaSet", "Pod")
+_KINDS_WITH_SPEC_GENERATION = ("DaemonSet", "Deployment", "ReplicaSet", "StatefulSet", "Pod", "Application")
 # Strategic merge: the key a list of objects is merged on, by field name (Kubernetes' patchMergeKey tags).
 _MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumeMounts": "mountPath", "volumes": "name",
                "imagePullSecrets": "name", "taints": "key", "conditions": "type", "ownerReferences": "uid"}
@@ -289,6 +294,9 @@ class KubeEmulator:
         if kind == "Deployment":
             obj.setdefault("spec", {}).setdefault("replicas", 1)
             obj["spec"].setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        if kind == "CustomResourceDefinition":
+            obj["status"] = {"acceptedNames": copy.deepcopy((obj.get("spec") or {}).get("names") or {}),
+                             "conditions": [{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]}
         if kind == "Service" and (obj.get("spec") or {}).get("type") != "ExternalName":
             obj.setdefault("spec", {}).setdefault("clusterIP", "10.43.%d.%d" % divmod(self._version % 65000 + 256, 256))
             obj["spec"].setdefault("type", "ClusterIP")
@@ -380,6 +388,51 @@ class KubeEmulator:
         for key, deployment in list(self.objects.items()):
             if key[:2] == ("apps", "deployments"):
                 self._deployment(key, deployment, nodes)
+            elif key[:2] == ("apps", "statefulsets"):
+                self._statefulset(key, deployment, nodes)
+        for key, application in list(self.objects.items()):
+            if key[:2] == ("argoproj.io", "applications") and self._argocd_runs(key[2]):
+                self._argocd_sync(key, application)
+
+    def _statefulset(self, key: tuple, statefulset: dict, nodes: dict) -> None:
+        # Reduced to the status helm's wait and the plays read; its pods are not created.
+        spec = statefulset.get("spec") or {}
+        replicas = int(spec.get("replicas", 1))
+        ready = replicas if self._fits((spec.get("template") or {}).get("spec") or {}, nodes) else 0
+        revision = "%s-%s" % (key[3], hashlib.sha1(json.dumps(spec.get("template") or {}, sort_keys=True).encode()).hexdigest()[:10])
+        updated = copy.deepcopy(statefulset)
+        updated["status"] = {"observedGeneration": statefulset["metadata"].get("generation", 1), "replicas": replicas,
+                             "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": replicas, "updatedReplicas": replicas,
+                             "currentRevision": revision, "updateRevision": revision}
+        self._store(key, updated)
+
+    def _argocd_runs(self, namespace: str) -> bool:
+        return any(key[:3] == ("apps", "statefulsets", namespace) and _is_argocd_controller(obj)
+                   and int((obj.get("status") or {}).get("readyReplicas") or 0) > 0 for key, obj in self.objects.items())
+
+    def _argocd_sync(self, key: tuple, application: dict) -> None:
+        """Argo CD's application controller, reduced to the status it reports (Argo CD's Application reference,
+        docs/operator-manual/application.yaml): with automated sync, or when an operation asks for it, the spec's source
+        is synced (a history entry for each new revision) and reported Synced and Healthy at a commit named after it;
+        otherwise OutOfSync. The refresh annotation is removed, as Argo CD does once it compared. Nothing is deployed."""
+        updated = copy.deepcopy(application)
+        source = (updated.get("spec") or {}).get("source") or {}
+        commit = hashlib.sha1(("%s@%s" % (source.get("repoURL"), source.get("targetRevision"))).encode()).hexdigest()
+        status = updated.setdefault("status", {})
+        (updated["metadata"].get("annotations") or {}).pop("argocd.argoproj.io/refresh", None)
+        operation = updated.pop("operation", None)
+        if ((updated.get("spec") or {}).get("syncPolicy") or {}).get("automated") is not None or operation:
+            history = status.setdefault("history", [])
+            if not history or history[-1].get("revision") != source.get("targetRevision"):
+                history.append({"id": len(history), "revision": source.get("targetRevision"), "source": copy.deepcopy(source),
+                                "deployedAt": _now()})
+            status["sync"] = {"status": "Synced", "revision": commit, "comparedTo": {"source": copy.deepcopy(source)}}
+            status["health"] = {"status": "Healthy"}
+            status["operationState"] = {"phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                                        "syncResult": {"revision": commit, "source": copy.deepcopy(source)}}
+        elif ((status.get("sync") or {}).get("comparedTo") or {}).get("source") != source:
+            status["sync"] = {"status": "OutOfSync", "revision": commit, "comparedTo": {"source": copy.deepcopy(source)}}
+        self._store(key, updated)
 
     def _deployment(self, key: tuple, deployment: dict, nodes: dict) -> None:
         namespace, name = key[2], key[3]
@@ -924,6 +977,13 @@ def _runs(pod: dict, command: str) -> bool:
 def _is_device_plugin(pod: dict) -> bool:
     return any("k8s-device-plugin" in container.get("image", "") and (container.get("command") or ["nvidia-device-plugin"])[0] == "nvidia-device-plugin"
                for container in pod["spec"].get("containers") or [])
+
+
+def _is_argocd_controller(statefulset: dict) -> bool:
+    containers = ((((statefulset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [])
+    return any("argoproj/argocd" in container.get("image", "")
+               and any(str(word).endswith("argocd-application-controller") for word in (container.get("command") or []) + (container.get("args") or []))
+               for container in containers)
 
 
 def _pod_ready(pod: dict) -> bool:

@@ -178,7 +178,7 @@ class LiveDisplay:
             if name == self.progress.stage and self.progress.finished_at is None:
                 line.append_text(Text.assemble(self._spinner.render(self.progress.elapsed), " ", (name, "bold cyan"), "   "))
                 continue
-            state = "failed" if stage["state"] == "failed" else "done" if stage["state"] in ("ok", "no hosts") else \
+            state = "failed" if stage["state"] == "failed" else "done" if stage["state"] in ("ok", "no hosts", "skipped") else \
                 "not selected" if stage["state"] == "not selected" else "pending"
             mark, style = _STAGE_MARKS[state]
             line.append("%s %s   " % (mark, name), style=style)

@@ -60,7 +60,7 @@ class HostState:
 class RunProgress:
     """The state of one run, advanced event by event (apply) in the order ansible-runner emits them.
 
-    ``stage_map`` names the stage of each play (site.yml's five); plays it does not know belong to
+    ``stage_map`` names the stage of each play (site.yml's stages); plays it does not know belong to
     ``default_stage`` (the verb). ``show_messages``: report what debug tasks print.
     """
 

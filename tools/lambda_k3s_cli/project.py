@@ -79,7 +79,7 @@ class Project:
             sys.path.insert(0, collections)
 
     def stage_map(self, playbook: Path) -> StageMap:
-        """The stages of ``playbook``: the stage tags of the playbooks it imports, in order (site.yml's five), and the
+        """The stages of ``playbook``: the stage tags of the playbooks it imports, in order (site.yml's stages), and the
         stage of every play they hold. A playbook without stages maps every play to nothing."""
         from ansible_collections.sophia.lambda_k3s.plugins.plugin_utils.run_summary import SITE_STAGES, stage_of
 

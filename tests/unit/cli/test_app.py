@@ -54,7 +54,7 @@ def test_a_deploy_must_name_its_cluster(capsys, monkeypatch: pytest.MonkeyPatch)
 def test_unknown_stages_are_named_with_the_real_ones(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDA_API_KEY", KEY)
     error = bad_input(capsys, "deploy", "--cluster", "demo", "--stage", "k8s")
-    assert "Unknown stage k8s: the stages of site.yml are preflight, gpu, k3s, cluster, platform." in error
+    assert "Unknown stage k8s: the stages of site.yml are preflight, gpu, k3s, cluster, platform, secrets, monitoring, gitops." in error
 
 
 @pytest.mark.parametrize(("content", "message"), [

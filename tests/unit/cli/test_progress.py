@@ -32,7 +32,8 @@ def test_plays_map_to_site_stages_and_a_failed_node_is_kept_with_its_reason(site
     assert [notice.text for notice in notices if notice.kind == "stage"] == ["preflight", "gpu", "k3s"]
     summary = progress.summary()
     assert [(stage["name"], stage["state"]) for stage in summary["stages"]] == [
-        ("preflight", "failed"), ("gpu", "ok"), ("k3s", "ok"), ("cluster", "not run"), ("platform", "not run")]
+        ("preflight", "failed"), ("gpu", "ok"), ("k3s", "ok"), ("cluster", "not run"), ("platform", "not run"),
+        ("secrets", "not run"), ("monitoring", "not run"), ("gitops", "not run")]
     assert summary["failures"] == [{"host": "demo-gh200-1", "stage": "preflight", "task": "Fail when the architecture differs from the "
                                     "instance type's", "message": ARCH_MESSAGE, "unreachable": False, "input_check": False}]
     assert summary["hosts"]["demo-a10-1"] == {"ok": 4, "changed": 1, "failures": 0, "dark": 0, "skipped": 0, "rescued": 0, "ignored": 0}

@@ -1,4 +1,4 @@
-"""site.yml is five stages, each a playbook of its own (runnable alone) and a tag; nothing else."""
+"""site.yml is its stages (five, then three optional add-ons), each a playbook of its own (runnable alone) and a tag; nothing else."""
 
 from __future__ import annotations
 

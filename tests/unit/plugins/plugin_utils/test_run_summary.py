@@ -23,8 +23,27 @@ def states(report: dict) -> dict[str, str]:
     return {stage["name"]: stage["state"] for stage in report["stages"]}
 
 
-def test_a_failed_node_leaves_the_other_stages_to_the_others() -> None:
+CORE_STAGES = SITE_STAGES[:5]
+
+
+def test_site_stages_are_the_core_five_then_the_optional_add_ons() -> None:
+    assert SITE_STAGES == ("preflight", "gpu", "k3s", "cluster", "platform", "secrets", "monitoring", "gitops")
+
+
+def test_a_stage_whose_every_task_was_skipped_is_reported_skipped_not_ok() -> None:
     ledger = RunLedger(SITE_STAGES)
+    for stage in CORE_STAGES:
+        ledger.record(stage, "server", OK)
+    for stage in ("secrets", "monitoring", "gitops"):
+        ledger.record(stage, "server", SKIPPED)
+    ledger.record("gitops", "localhost", SKIPPED)
+    report = ledger.report()
+    assert [states(report)[stage] for stage in ("secrets", "monitoring", "gitops")] == ["skipped"] * 3
+    assert report["stages"][-1]["reason"].startswith("every task was skipped")
+
+
+def test_a_failed_node_leaves_the_other_stages_to_the_others() -> None:
+    ledger = RunLedger(CORE_STAGES)
     ledger.record("preflight", "server", OK)
     ledger.record("preflight", "gpu-1", FAILED, task="Check the architecture", result={"msg": "gpu-1 is x86_64, not arm64"})
     for stage in ("gpu", "k3s", "cluster", "platform"):
@@ -37,7 +56,7 @@ def test_a_failed_node_leaves_the_other_stages_to_the_others() -> None:
 
 
 def test_stages_that_never_started_say_why() -> None:
-    ledger = RunLedger(SITE_STAGES, not_selected=["platform"])
+    ledger = RunLedger(CORE_STAGES, not_selected=["platform"])
     ledger.record("preflight", "server", OK)
     ledger.record("k3s", "localhost", FAILED, task="Stop when a server dropped out", result={"msg": "not whole"})
     report = ledger.report()
