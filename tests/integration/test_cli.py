@@ -134,7 +134,8 @@ def test_deploy_names_an_unreachable_node_and_exits_4(emulator: EmulatorProcess,
     [failure] = summary["failures"]
     assert (failure["host"], failure["stage"], failure["unreachable"]) == ("demo-server-1", "preflight", True)
     assert {stage["name"]: stage["state"] for stage in summary["stages"]} == {
-        "preflight": "failed", "gpu": "not selected", "k3s": "not selected", "cluster": "not selected", "platform": "not selected"}
+        "preflight": "failed", "gpu": "not selected", "k3s": "not selected", "cluster": "not selected", "platform": "not selected",
+        "secrets": "not selected", "monitoring": "not selected", "gitops": "not selected"}
     assert "UNREACHABLE demo-server-1 in preflight" in result.stdout
 
 

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ansible_collections.sophia.lambda_k3s.plugins.filter.addons_status import addons_status_lines
+
 
 def status_table(data: Mapping[str, Any]) -> Table:
     """One row per Kubernetes node: name, role, GPU type, region, Ready, allocatable GPUs, version."""
@@ -60,6 +62,10 @@ def render_status(console: Console, data: Mapping[str, Any]) -> None:
     console.print(status_table(data))
     console.print(device_plugin_line(data.get("device_plugin")))
     console.print(release_line(data.get("release")))
+    # The add-ons' lines are the status play's own (one wording for ansible-playbook and the command line); data
+    # published before the add-ons existed has none.
+    for line in addons_status_lines(data["addons"]) if data.get("addons") else []:
+        console.print(Text(line))
     for skipped in data.get("skipped") or []:
         console.print(Text.assemble(("Not checked: ", "yellow"), "%s: %s" % (skipped.get("stage", "?"), skipped.get("reason", ""))))
 

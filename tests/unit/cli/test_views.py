@@ -39,6 +39,18 @@ def test_status_shows_each_node_with_role_gpu_region_readiness_gpus_and_version(
     assert "Device plugin: 1/2 ready on 2 GPU nodes (1 pod not ready)" in text
     assert "Release: sophia-platform (sophia-ai) revision 4, deployed, chart sophia-platform-1.2.0, app 1.2.0" in text
     assert "Not checked: release: helm is not installed on demo-server-1" in text
+    assert "GitOps" not in text, "status data without add-ons shows no add-on line"
+
+
+def test_status_shows_the_add_ons_sync_health_and_where_grafana_is() -> None:
+    addons = {"gitops": {"enabled": True, "installed": True, "sync": "Synced", "health": "Healthy", "revision": "v1.1.0", "message": ""},
+              "monitoring": {"enabled": True, "up": True, "grafana": "kubectl -n monitoring port-forward svc/grafana 3000:80",
+                             "message": "Prometheus, Grafana and the DCGM exporter ready"}}
+    text = rendered(render_status, {**STATUS, "addons": addons})
+    assert "GitOps: Application Synced, Healthy, revision v1.1.0" in text
+    assert "Monitoring: up; Prometheus, Grafana and the DCGM exporter ready; Grafana: kubectl -n monitoring port-forward svc/grafana 3000:80" in text
+    off = rendered(render_status, {**STATUS, "addons": {"gitops": {"enabled": False}, "monitoring": {"enabled": False}}})
+    assert "GitOps: off" in off and "Monitoring: off" in off
 
 
 def test_missing_parts_are_said_plainly() -> None:
