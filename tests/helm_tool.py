@@ -92,6 +92,14 @@ def mirror(directory: Path) -> Path:
     return archive
 
 
+def cluster_tools_variables(site: Path, controller_dir: Path) -> dict[str, str]:
+    """The cluster_tools variables that install helm from a release site mirrored into ``site`` (get.helm.sh's layout),
+    with the controller's tools directory at ``controller_dir``."""
+    mirror(site)
+    return {"cluster_tools_helm_url": site.as_uri(), "cluster_tools_helm_version": HELM_VERSION,
+            "cluster_tools_controller_dir": str(controller_dir)}
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["binary"]:
         print(binary())

@@ -20,7 +20,7 @@ from typing import Any
 import ansible_runner
 import pytest
 import yaml
-from helm_tool import HELM_VERSION, mirror
+from helm_tool import cluster_tools_variables
 from kube_emulator.fixtures import write_kubeconfig
 from kube_emulator.server import KubeEmulator
 
@@ -43,10 +43,7 @@ GPUS = {"gpu-a10": 1, "gpu-h100": 8}
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The helm release site (built from the real binary) and the controller's tools directory, shared by the module."""
-    site = tmp_path_factory.mktemp("helm-site")
-    mirror(site)
-    return {"cluster_tools_helm_url": site.as_uri(), "cluster_tools_helm_version": HELM_VERSION,
-            "cluster_tools_controller_dir": str(tmp_path_factory.mktemp("cluster-tools"))}
+    return cluster_tools_variables(tmp_path_factory.mktemp("helm-site"), tmp_path_factory.mktemp("cluster-tools"))
 
 
 class Cluster:

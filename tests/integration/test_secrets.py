@@ -177,12 +177,9 @@ ESC_VALUES = ("esc-api-token-7Qm2", "esc-db-pass-9Xr", "esc-git-token-8Hw")
 
 @pytest.fixture(scope="module")
 def helm_site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    from helm_tool import HELM_VERSION, mirror
+    from helm_tool import cluster_tools_variables
 
-    site = tmp_path_factory.mktemp("helm-site")
-    mirror(site)
-    return {"cluster_tools_helm_url": site.as_uri(), "cluster_tools_helm_version": HELM_VERSION,
-            "cluster_tools_controller_dir": str(tmp_path_factory.mktemp("cluster-tools"))}
+    return cluster_tools_variables(tmp_path_factory.mktemp("helm-site"), tmp_path_factory.mktemp("cluster-tools"))
 
 
 @pytest.mark.parametrize("how", ["vvv", "runner"])
