@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.sophia.lambda_k3s.plugins.callback import run_summary
 from ansible_collections.sophia.lambda_k3s.plugins.plugin_utils.run_summary import SITE_STAGES
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,3 +51,9 @@ def test_the_k3s_stage_stops_first_when_a_server_dropped_out() -> None:
     assert names.index("Stop when a server dropped out of the run") < names.index("Install K3s on the servers, one at a time")
     assert guard["hosts"] == "k3s_server:localhost" and guard["max_fail_percentage"] == 0, \
         "the guard fails on localhost only, and its failure ends the run (any_errors_fatal would end only the play)"
+
+
+def test_the_run_summary_callback_knows_the_same_stages_by_default() -> None:
+    # The callback's documented default cannot import SITE_STAGES, so the two lists are kept equal here.
+    options = yaml.safe_load(run_summary.DOCUMENTATION)["options"]
+    assert options["stages"]["default"] == list(SITE_STAGES)
