@@ -134,7 +134,8 @@ def teardown(args: argparse.Namespace, session: Session) -> int:
 
 def _deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", action="append", default=[], metavar="STAGE",
-                        help="run only this stage of site.yml: preflight, gpu, k3s, cluster, platform (repeatable)")
+                        help="run only this stage of site.yml: preflight, gpu, k3s, cluster, platform, or an add-on stage "
+                             "(secrets, monitoring, gitops) switched on by its variable (repeatable)")
     parser.add_argument("--skip-stage", action="append", default=[], metavar="STAGE", help="leave this stage out (repeatable)")
     _node_option(parser, "only this node")
     _check_options(parser)

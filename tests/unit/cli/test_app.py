@@ -105,3 +105,12 @@ def test_the_spec_and_the_cluster_option_must_agree(capsys, monkeypatch: pytest.
         bad_input(capsys, "provision", str(spec), "--cluster", "prod")
     monkeypatch.setenv("LAMBDA_K3S_CLUSTER", "prod")
     assert "make them agree" in bad_input(capsys, "teardown", str(spec), "--confirm", "demo")
+
+
+def test_the_deploy_help_names_every_stage(capsys) -> None:
+    from ansible_collections.sophia.lambda_k3s.plugins.plugin_utils.run_summary import SITE_STAGES
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["deploy", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert [stage for stage in SITE_STAGES if stage not in help_text] == []
