@@ -57,3 +57,16 @@ def test_the_run_summary_callback_knows_the_same_stages_by_default() -> None:
     # The callback's documented default cannot import SITE_STAGES, so the two lists are kept equal here.
     options = yaml.safe_load(run_summary.DOCUMENTATION)["options"]
     assert options["stages"]["default"] == list(SITE_STAGES)
+
+
+def test_every_stage_play_that_gathers_facts_gathers_the_same_set() -> None:
+    """ansible.cfg's smart gathering lets the first stage play that runs gather for the whole run (once per node, not
+    once per stage); that only holds when each such play asks for the same facts, whichever stage is skipped."""
+    config = (REPO / "ansible.cfg").read_text().splitlines()
+    assert "gathering = smart" in config
+    gathering = {}
+    for stage in SITE_STAGES:
+        for play in yaml.safe_load((REPO / "playbooks" / ("%s.yml" % stage)).read_text()):
+            if play.get("gather_facts"):
+                gathering[play["name"]] = play.get("gather_subset")
+    assert set(map(tuple, gathering.values())) == {("network",)}, gathering
