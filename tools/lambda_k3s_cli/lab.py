@@ -20,7 +20,8 @@ from rich.text import Text
 
 from lambda_k3s_cli.environment import KEY_ENV, KEY_FILE_ENV, state_dir
 from lambda_k3s_cli.outcome import ExitCode, UsageError
-from lambda_lab.lab import DEFAULT_NAME, DEFAULT_NETWORK_INDEX, DEFAULT_NODES, DEFAULT_TIME_SCALE, Lab, LabError, lab_directory, read_settings
+from lambda_lab.lab import (DEFAULT_NAME, DEFAULT_NETWORK_INDEX, DEFAULT_NODES, DEFAULT_TIME_SCALE, Lab, LabError, by_hand_command, lab_directory,
+                            read_settings)
 from lambda_lab.containers import MAX_NODES
 
 # What the lab's settings set in the environment of a run; the key file and SSH key go through the usual options.
@@ -49,9 +50,11 @@ class LabSettings:
 
 
 def find_lab(requested: str | None, api_key_file: str | None) -> LabSettings | None:
-    """The lab the verbs run against: the one --lab names, else the default lab when no Lambda key is configured."""
-    key_configured = bool(api_key_file or os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV))
-    name = requested or (None if key_configured else DEFAULT_NAME)
+    """The lab the verbs run against: the one --lab names, else the lab whose key file is the configured one (a shell
+    that ran ``eval "$(lambda-k3s lab env)"``), else the default lab when no Lambda key is configured."""
+    key_file = api_key_file or os.environ.get(KEY_FILE_ENV)
+    key_configured = bool(key_file or os.environ.get(KEY_ENV))
+    name = requested or (_lab_of_key_file(key_file) if key_file else None) or (None if key_configured else DEFAULT_NAME)
     if name is None:
         return None
     file = lab_directory(state_dir(), name) / "lab.yml"
@@ -64,6 +67,17 @@ def find_lab(requested: str | None, api_key_file: str | None) -> LabSettings | N
         raise UsageError("The lab %s is not running (no answer at %s): run lambda-k3s lab up%s to start it again, or give a Lambda "
                          "Cloud API key to use your account." % (name, settings["lambda_k3s_lab"]["api_url"], _lab_option(name)))
     return LabSettings(name, file, settings)
+
+
+def _lab_of_key_file(key_file: str) -> str | None:
+    """The name of the lab this key file belongs to, if it is a lab's: the lab's settings sit next to its key and name it.
+    Without this, the verbs run in a shell with the lab's exports would take the lab for a Lambda account and run without
+    its variables and skipped stages."""
+    path = Path(key_file).expanduser().resolve()
+    settings = read_settings(path.parent / "lab.yml")
+    if settings is None or Path(settings["lambda_k3s_lab"]["api_key_file"]).resolve() != path:
+        return None
+    return str(settings["lambda_k3s_lab"]["name"])
 
 
 def _lab_option(name: str) -> str:
@@ -116,7 +130,8 @@ def _exports(file: Path) -> str:
     if settings is None:
         raise UsageError("There is no lab settings file %s: run lambda-k3s lab up first." % file)
     variables = settings["lambda_k3s_lab"]["environment"]
-    return "\n".join("export %s=%s" % (name, shlex.quote(str(value))) for name, value in variables.items())
+    exports = ["export %s=%s" % (name, shlex.quote(str(value))) for name, value in variables.items()]
+    return "\n".join(exports + ["# then: %s" % by_hand_command(file, settings["lambda_k3s_lab"]["skip_stages"])])
 
 
 def _print_status(console: Console, status: dict[str, Any], as_json: bool) -> None:

@@ -89,6 +89,13 @@ def lab_directory(state: Path, name: str) -> Path:
     return state / ("lab-%s" % name)
 
 
+def by_hand_command(settings_file: Path, skip_stages: dict[str, str]) -> str:
+    """The playbook run the command line makes against a lab, for a shell that ran ``eval "$(lambda-k3s lab env)"``:
+    its variables, and the stages its K3s cannot serve left out (the command line leaves them out the same way)."""
+    skip = " --skip-tags %s" % ",".join(skip_stages) if skip_stages else ""
+    return "ansible-playbook site.yml -i inventories/lambda.py -e @%s%s" % (settings_file, skip)
+
+
 def read_settings(path: Path) -> dict[str, Any] | None:
     """A lab's settings file, or None when there is none (or it is not one)."""
     try:
@@ -196,7 +203,7 @@ class Lab:
     def _write(self, settings: dict[str, Any]) -> None:
         header = ("# The local lab %s, written by `lambda-k3s lab up`; `lambda-k3s lab down` removes it.\n"
                   "# lambda-k3s uses it when no Lambda Cloud API key is configured (or with --lab). By hand:\n"
-                  "#   eval \"$(lambda-k3s lab env)\" && ansible-playbook site.yml -i inventories/lambda.py -e @%s\n" % (self.name, self.paths.settings))
+                  "#   eval \"$(lambda-k3s lab env)\" && %s\n" % (self.name, by_hand_command(self.paths.settings, settings["lambda_k3s_lab"]["skip_stages"])))
         self._write_private(self.paths.settings, header + yaml.safe_dump(settings, sort_keys=False, default_flow_style=False))
 
     @staticmethod

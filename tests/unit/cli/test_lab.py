@@ -10,7 +10,7 @@ import pytest
 import yaml
 from lambda_k3s_cli.lab import _exports, find_lab
 from lambda_k3s_cli.outcome import UsageError
-from lambda_lab.lab import SKIPPED_WITH_STANDIN, Lab, LabError, read_settings
+from lambda_lab.lab import SKIPPED_WITH_STANDIN, Lab, LabError, by_hand_command, read_settings
 
 
 @pytest.fixture
@@ -88,3 +88,21 @@ def test_lab_env_prints_shell_exports_of_the_lab(state: Path) -> None:
     assert "export LAMBDA_K3S_CLUSTER=lab" in exports
     assert "export LAMBDA_API_KEY_FILE=%s" % lab.paths.api_key in exports
     assert lab.paths.api_key.read_text().strip() not in "\n".join(exports), "the key file, never the key"
+    assert exports[-1] == "# then: ansible-playbook site.yml -i inventories/lambda.py -e @%s" % lab.paths.settings
+
+
+def test_the_by_hand_run_leaves_out_what_the_stand_in_cannot_serve(tmp_path: Path) -> None:
+    assert by_hand_command(tmp_path / "lab.yml", SKIPPED_WITH_STANDIN).endswith("-e @%s --skip-tags cluster,platform" % (tmp_path / "lab.yml"))
+
+
+@pytest.mark.parametrize("name", ["lab", "e2e"])
+def test_the_lab_s_own_key_file_means_that_lab(state: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """After eval "$(lambda-k3s lab env)" the shell has the lab's key file: the verbs still use the lab (its variables
+    and skipped stages), they do not take it for a Lambda account."""
+    lab = written_lab(state, name)
+    monkeypatch.setenv("LAMBDA_API_KEY_FILE", str(lab.paths.api_key))
+    with pytest.raises(UsageError, match="The lab %s is not running" % name):
+        find_lab(None, None)
+    monkeypatch.delenv("LAMBDA_API_KEY_FILE")
+    with pytest.raises(UsageError, match="The lab %s is not running" % name):
+        find_lab(None, str(lab.paths.api_key))
