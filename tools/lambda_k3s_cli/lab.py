@@ -75,9 +75,10 @@ def _lab_of_key_file(key_file: str) -> str | None:
     its variables and skipped stages."""
     path = Path(key_file).expanduser().resolve()
     settings = read_settings(path.parent / "lab.yml")
-    if settings is None or Path(settings["lambda_k3s_lab"]["api_key_file"]).resolve() != path:
+    lab = settings["lambda_k3s_lab"] if settings else {}
+    if not lab.get("name") or not lab.get("api_key_file") or Path(lab["api_key_file"]).resolve() != path:
         return None
-    return str(settings["lambda_k3s_lab"]["name"])
+    return str(lab["name"])
 
 
 def _lab_option(name: str) -> str:
