@@ -53,8 +53,11 @@ def find_lab(requested: str | None, api_key_file: str | None) -> LabSettings | N
     """The lab the verbs run against: the one --lab names, else the lab whose key file is the configured one (a shell
     that ran ``eval "$(lambda-k3s lab env)"``), else the default lab when no Lambda key is configured."""
     key_file = api_key_file or os.environ.get(KEY_FILE_ENV)
+    own = _lab_of_key_file(key_file) if key_file and not requested else None
+    if own is not None:
+        return _running(own)
     key_configured = bool(key_file or os.environ.get(KEY_ENV))
-    name = requested or (_lab_of_key_file(key_file) if key_file else None) or (None if key_configured else DEFAULT_NAME)
+    name = requested or (None if key_configured else DEFAULT_NAME)
     if name is None:
         return None
     file = lab_directory(state_dir(), name) / "lab.yml"
@@ -63,22 +66,27 @@ def find_lab(requested: str | None, api_key_file: str | None) -> LabSettings | N
         if requested:
             raise UsageError("There is no lab %s: start it with lambda-k3s lab up%s." % (name, "" if name == DEFAULT_NAME else " --lab " + name))
         return None
-    if not Lab.answers(settings):
+    return _running(LabSettings(name, file, settings))
+
+
+def _running(lab: LabSettings) -> LabSettings:
+    if not Lab.answers(lab.settings):
         raise UsageError("The lab %s is not running (no answer at %s): run lambda-k3s lab up%s to start it again, or give a Lambda "
-                         "Cloud API key to use your account." % (name, settings["lambda_k3s_lab"]["api_url"], _lab_option(name)))
-    return LabSettings(name, file, settings)
+                         "Cloud API key to use your account." % (lab.name, lab.lab["api_url"], _lab_option(lab.name)))
+    return lab
 
 
-def _lab_of_key_file(key_file: str) -> str | None:
-    """The name of the lab this key file belongs to, if it is a lab's: the lab's settings sit next to its key and name it.
-    Without this, the verbs run in a shell with the lab's exports would take the lab for a Lambda account and run without
-    its variables and skipped stages."""
+def _lab_of_key_file(key_file: str) -> LabSettings | None:
+    """The lab this key file belongs to, if it is a lab's: its settings file sits next to the key and names it, wherever
+    the lab's state directory is. Without this, the verbs run in a shell with the lab's exports would take the lab for a
+    Lambda account and run without its variables and skipped stages."""
     path = Path(key_file).expanduser().resolve()
-    settings = read_settings(path.parent / "lab.yml")
+    file = path.parent / "lab.yml"
+    settings = read_settings(file)
     lab = settings["lambda_k3s_lab"] if settings else {}
     if not lab.get("name") or not lab.get("api_key_file") or Path(lab["api_key_file"]).resolve() != path:
         return None
-    return str(lab["name"])
+    return LabSettings(str(lab["name"]), file, settings)
 
 
 def _lab_option(name: str) -> str:

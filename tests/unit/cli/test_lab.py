@@ -106,3 +106,11 @@ def test_the_lab_s_own_key_file_means_that_lab(state: Path, monkeypatch: pytest.
     monkeypatch.delenv("LAMBDA_API_KEY_FILE")
     with pytest.raises(UsageError, match="The lab %s is not running" % name):
         find_lab(None, str(lab.paths.api_key))
+
+
+def test_the_lab_s_own_key_file_is_found_beside_it_whatever_the_state_directory(state: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    lab = written_lab(state, "e2e")
+    monkeypatch.setenv("LAMBDA_K3S_STATE_DIR", str(tmp_path_factory.mktemp("elsewhere")))
+    with pytest.raises(UsageError, match="The lab e2e is not running"):
+        find_lab(None, str(lab.paths.api_key))
