@@ -791,7 +791,7 @@ class CloudState:
         self._check_launch_shape(body)
         type_name, region_name = body["instance_type_name"], body["region_name"]
         instance_type = self._launch_instance_type(type_name)
-        self._launch_ssh_key(body["ssh_key_names"][0])
+        public_key = self._launch_ssh_key(body["ssh_key_names"][0])
         file_system_names, mounts = self._launch_filesystems(body, region_name)
         ruleset_ids = self._launch_firewall_rulesets(body, region_name)
         image_id = self._launch_image(body.get("image"), region_name)
@@ -807,8 +807,7 @@ class CloudState:
         record.user_data = body.get("user_data")
         if self.backend is not None:
             self.addresses.release(record.ip)
-            key = next((key["public_key"] for key in self.ssh_keys.values() if key["name"] == record.ssh_key_names[0]), None)
-            record.ip, record.private_ip = self.backend.launch(record, key)
+            record.ip, record.private_ip = self.backend.launch(record, public_key)
             self.addresses.claim(record.ip)
             if body.get("hostname") is None:
                 record.hostname = record.ip.replace(".", "-")
@@ -838,9 +837,12 @@ class CloudState:
             raise self._launch_not_found(f"instance type {type_name!r}")
         return instance_type
 
-    def _launch_ssh_key(self, key_name: str) -> None:
-        if not any(key["name"] == key_name for key in self.ssh_keys.values()):
+    def _launch_ssh_key(self, key_name: str) -> str:
+        """The public key of the registered SSH key the launch names (the backend puts it on the machine)."""
+        key = next((key for key in self.ssh_keys.values() if key["name"] == key_name), None)
+        if key is None:
             raise self._launch_not_found(f"SSH key {key_name!r}")
+        return key["public_key"]
 
     def _launch_filesystems(self, body: Mapping[str, Any], region_name: str) -> tuple[list[str], list[dict[str, str]]]:
         """Names listed plus filesystems mounted by id; explicit mount points win over defaults."""
