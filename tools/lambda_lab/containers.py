@@ -136,7 +136,7 @@ class ContainerBackend:
         description = {"id": record.id, "name": record.name, "instance_type": record.instance_type["name"], "region": record.region_name,
                        "ssh_key_names": record.ssh_key_names, "tags": {tag["key"]: tag["value"] for tag in record.tags},
                        "ip": ip, "private_ip": private_ip, "hostname": record.hostname or ip.replace(".", "-"), "slot": slot}
-        self._background(record.id, self._start, name, description, public_key)
+        self._background(record.id, "ready", self._start, name, description, public_key)
         return ip, private_ip
 
     def ready(self, record: Any) -> bool | None:
@@ -147,13 +147,13 @@ class ContainerBackend:
         name = self._containers.get(record.id, {}).get("name")
         if name:
             self._set_state(record.id, "starting")
-            self._background(record.id, self._restart, name)
+            self._background(record.id, "ready", self._restart, name)
 
     def terminate(self, record: Any) -> None:
         name = self._containers.get(record.id, {}).get("name")
         if name:
             self._set_state(record.id, "removing")
-            self._background(record.id, self._remove, name)
+            self._background(record.id, "removed", self._remove, name)
 
     def gone(self, record: Any) -> bool:
         return self._state(record.id) in ("removed", None)
@@ -169,7 +169,7 @@ class ContainerBackend:
                 docker("start", name)
             with self._lock:
                 self._containers[description["id"]] = {"name": name, "slot": description["slot"], "state": "starting"}
-            self._background(description["id"], self._wait_for_ssh, name)
+            self._background(description["id"], "ready", self._wait_for_ssh, name)
             seeds.append({"id": description["id"], "name": description["name"], "instance_type": description["instance_type"],
                           "region": description["region"], "ssh_key_names": description["ssh_key_names"], "tags": description["tags"],
                           "ip": description["ip"], "private_ip": description["private_ip"], "hostname": description["hostname"]})
@@ -240,8 +240,8 @@ class ContainerBackend:
             time.sleep(0.5)
         raise DockerError("sshd did not start in %s within %d s" % (name, BOOT_TIMEOUT))
 
-    def _background(self, instance_id: str, work: Any, *arguments: Any) -> None:
-        done = {"_start": "ready", "_restart": "ready", "_wait_for_ssh": "ready", "_remove": "removed"}[work.__name__]
+    def _background(self, instance_id: str, done: str, work: Any, *arguments: Any) -> None:
+        """Run work in a thread; the instance's state becomes done when it ends, failed (with the reason) if Docker fails."""
 
         def run() -> None:
             try:
