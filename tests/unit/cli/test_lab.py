@@ -108,9 +108,8 @@ def test_the_lab_s_own_key_file_means_that_lab(state: Path, monkeypatch: pytest.
         find_lab(None, str(lab.paths.api_key))
 
 
-def test_the_lab_s_own_key_file_is_found_beside_it_whatever_the_state_directory(state: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_lab_s_own_key_file_is_found_beside_it_whatever_the_state_directory(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = written_lab(state, "e2e")
-    monkeypatch.setenv("LAMBDA_K3S_STATE_DIR", str(tmp_path_factory.mktemp("elsewhere")))
+    monkeypatch.setenv("LAMBDA_K3S_STATE_DIR", str(state / "elsewhere"))
     with pytest.raises(UsageError, match="The lab e2e is not running"):
         find_lab(None, str(lab.paths.api_key))
