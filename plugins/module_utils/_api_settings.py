@@ -52,10 +52,8 @@ def request_interval(options: dict) -> float:
     return interval
 
 
-def option(options: dict, name: str, default):
-    """The option's value, or ``default`` when it is missing or None."""
-    value = options.get(name)
-    return default if value is None else value
+# The clients' shared option reader; the Lambda client's modules import it from here.
+option = _http.option
 
 
 def checked_key(api_key: str | None) -> str:

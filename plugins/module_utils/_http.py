@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import json
 import os
 import random
 import socket
@@ -177,6 +178,19 @@ class RetryCount:
         return failure
 
 
+def option(options: dict, name: str, default):
+    """The option's value, or ``default`` when it is missing or None."""
+    value = options.get(name)
+    return default if value is None else value
+
+
+def retry_policy(options: dict) -> RetryPolicy:
+    """The retry policy the client options ask for (max_retries, connect_retries, retry_max_delay), with the defaults."""
+    return RetryPolicy(max_retries=int(option(options, "max_retries", DEFAULT_MAX_RETRIES)),
+                       connect_retries=int(option(options, "connect_retries", DEFAULT_CONNECT_RETRIES)),
+                       max_delay=float(option(options, "retry_max_delay", DEFAULT_RETRY_MAX_DELAY)))
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a Retry-After header, which may be a number or an HTTP date."""
     if not value:
@@ -330,6 +344,14 @@ class HTTPClient:
         return status, raw
 
     # -- hooks ----------------------------------------------------------------------------------------------------
+
+    def _json_body(self, status: int, raw: bytes):
+        """The decoded JSON of a response body ({} when empty); a body that is not JSON is a retryable error."""
+        try:
+            return json.loads(raw.decode("utf-8")) if raw else {}
+        except ValueError:
+            raise self.error_class("The %s sent a response that is not valid JSON (HTTP %s)." % (self.service, status), status=status,
+                                   retryable=True) from None
 
     def _error_from_http(self, error: HTTPError) -> APIError:
         raise NotImplementedError

@@ -39,9 +39,6 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_pacing impo
     RequestPacer,
 )
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_retry import (
-    DEFAULT_CONNECT_RETRIES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_MAX_DELAY,
     SERVICE,
     RetryCount,
     RetryPolicy,
@@ -56,7 +53,7 @@ from ansible_collections.sophia.lambda_k3s.plugins.module_utils._api_settings im
     option,
     request_interval,
 )
-from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import HTTPClient
+from ansible_collections.sophia.lambda_k3s.plugins.module_utils._http import HTTPClient, retry_policy
 from ansible_collections.sophia.lambda_k3s.plugins.module_utils.controller_files import ControllerLock, lock_path
 
 COLLECTION_VERSION = "1.0.0"
@@ -121,11 +118,7 @@ class LambdaClient(HTTPClient):
         return self._data_from(raw, status)
 
     def _data_from(self, raw: bytes, status: int):
-        try:
-            document = json.loads(raw.decode("utf-8")) if raw else {}
-        except ValueError:
-            raise LambdaAPIError("The Lambda Cloud API sent a response that is not valid JSON (HTTP %s)." % status,
-                                 status=status, retryable=True) from None
+        document = self._json_body(status, raw)
         if not isinstance(document, dict) or "data" not in document:
             raise LambdaAPIError("The Lambda Cloud API sent a response without the expected 'data' field (HTTP %s)." % status,
                                  status=status, retryable=True)
@@ -272,9 +265,7 @@ def client_from_options(options: dict, log=None, notify=None, key_source: str = 
     api_key = options.get("api_key")
     if not api_key:
         api_key, key_source = key_from_environment()
-    retry = RetryPolicy(max_retries=int(option(options, "max_retries", DEFAULT_MAX_RETRIES)),
-                        connect_retries=int(option(options, "connect_retries", DEFAULT_CONNECT_RETRIES)),
-                        max_delay=float(option(options, "retry_max_delay", DEFAULT_RETRY_MAX_DELAY)))
+    retry = retry_policy(options)
     return LambdaClient(api_key, api_url=options.get("api_url") or os.environ.get(API_URL_ENV) or DEFAULT_API_URL,
                         timeout=float(option(options, "timeout", DEFAULT_TIMEOUT)),
                         validate_certs=bool(option(options, "validate_certs", True)), retry=retry, key_source=key_source,

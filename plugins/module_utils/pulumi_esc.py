@@ -113,14 +113,7 @@ class EscClient(_http.HTTPClient):
         # The session id is a capability for the environment's secrets: log lines show only the environment.
         shown = "/api/esc/environments/%s%s" % (environment.name, "/open/<session>" if "/open/" in suffix else suffix)
         self._environment = environment
-        return self._with_retries(method, shown, lambda: self._json(*self._exchange(method, shown, url, None, headers)), True)
-
-    def _json(self, status: int, raw: bytes) -> dict:
-        try:
-            return json.loads(raw.decode("utf-8")) if raw else {}
-        except ValueError:
-            raise EscError("The Pulumi ESC API sent a response that is not valid JSON (HTTP %s)." % status, status=status,
-                           retryable=True) from None
+        return self._with_retries(method, shown, lambda: self._json_body(*self._exchange(method, shown, url, None, headers)), True)
 
     def _error_from_http(self, error: HTTPError) -> EscError:
         status = error.code
@@ -174,17 +167,10 @@ def client_from_options(options: dict, log=None, notify=None) -> EscClient:
         path = os.environ[TOKEN_FILE_ENV]
         token = _http.read_secret_file(path, "The Pulumi access token", TOKEN_FILE_ENV, EscError)
         source = "the file %s (named by %s)" % (path, TOKEN_FILE_ENV)
-    retry = _http.RetryPolicy(max_retries=int(_option(options, "max_retries", _http.DEFAULT_MAX_RETRIES)),
-                              connect_retries=int(_option(options, "connect_retries", _http.DEFAULT_CONNECT_RETRIES)),
-                              max_delay=float(_option(options, "retry_max_delay", _http.DEFAULT_RETRY_MAX_DELAY)))
     return EscClient(token, api_url=options.get("api_url") or os.environ.get(API_URL_ENV) or DEFAULT_API_URL,
-                     timeout=float(_option(options, "timeout", DEFAULT_TIMEOUT)), validate_certs=bool(_option(options, "validate_certs", True)),
-                     retry=retry, token_source=source, log=log, notify=notify)
-
-
-def _option(options: dict, name: str, default):
-    value = options.get(name)
-    return default if value is None else value
+                     timeout=float(_http.option(options, "timeout", DEFAULT_TIMEOUT)),
+                     validate_certs=bool(_http.option(options, "validate_certs", True)), retry=_http.retry_policy(options),
+                     token_source=source, log=log, notify=notify)
 
 
 def _base_url(api_url: str) -> str:
